@@ -1,0 +1,86 @@
+// The public entry point: load a model, inspect its inputs and outputs, run it.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "infera/tensor.h"
+
+namespace infera {
+
+// One dimension of a declared shape: a fixed size, a named symbol ("batch"), or unknown.
+struct Dim {
+  int64_t value = -1;  // >= 0 when fixed
+  std::string symbol;  // non-empty when symbolic
+  bool fixed() const { return value >= 0; }
+};
+
+struct ValueInfo {
+  std::string name;
+  DType dtype = DType::Undefined;
+  std::vector<Dim> dims;
+  bool has_shape = false;  // false when the model declares no shape at all
+};
+
+struct SessionOptions {
+  int threads = 0;  // 0: all cores
+};
+
+struct OpCount {
+  std::string op_type;
+  int count = 0;
+};
+
+struct UnsupportedNode {
+  std::string node_name;
+  std::string op_type;
+  std::string domain;
+};
+
+// Static facts about a loaded model, computed without running it.
+struct ModelSummary {
+  int64_t ir_version = 0;
+  std::map<std::string, int64_t> opsets;  // domain ("" = ai.onnx) -> version
+  std::string producer;
+  std::vector<OpCount> op_histogram;  // most frequent first
+  int64_t parameter_count = 0;        // elements in initializers
+  int64_t parameter_bytes = 0;
+  double flops = 0;              // total for the resolved input shapes; -1 when some node's shape is unknown
+  int nodes_without_cost = 0;    // nodes whose shapes could not be inferred statically
+  std::vector<UnsupportedNode> unsupported;
+};
+
+class Session {
+ public:
+  // Loads and checks a model. Throws infera::Error naming the file, node and reason when it cannot.
+  static Session load(const std::string& path, const SessionOptions& options = {});
+  static Session load_from_memory(const void* data, size_t size, const SessionOptions& options = {},
+                                  const std::string& name = "<memory>");
+  // Loads for inspection only: unsupported ops are listed in summary() instead of failing the load.
+  static Session inspect(const std::string& path);
+
+  Session(Session&&) noexcept;
+  Session& operator=(Session&&) noexcept;
+  ~Session();
+
+  const std::vector<ValueInfo>& inputs() const;
+  const std::vector<ValueInfo>& outputs() const;
+
+  // Runs with named inputs; returns outputs in graph-output order.
+  std::vector<Tensor> run(const std::map<std::string, Tensor>& inputs);
+  std::map<std::string, Tensor> run_named(const std::map<std::string, Tensor>& inputs);
+
+  // Shapes for symbolic input dims (name -> concrete shape) used by summary(); unset dims default to 1.
+  ModelSummary summary(const std::map<std::string, Shape>& input_shapes = {}) const;
+
+  const std::string& path() const;
+
+ private:
+  struct Impl;
+  explicit Session(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace infera

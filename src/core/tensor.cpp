@@ -1,0 +1,94 @@
+#include "infera/tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "core/dispatch.h"
+
+namespace infera {
+
+int64_t shape_numel(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0) throw Error("negative dimension " + std::to_string(d) + " in shape " + shape_str(shape));
+    if (d != 0 && n > INT64_MAX / d) throw Error("element count of shape " + shape_str(shape) + " overflows int64");
+    n *= d;
+  }
+  return n;
+}
+
+std::string shape_str(const Shape& shape) {
+  if (shape.empty()) return "scalar";
+  std::string s;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += 'x';
+    s += std::to_string(shape[i]);
+  }
+  return s;
+}
+
+size_t max_tensor_bytes() {
+  static const size_t limit = [] {
+    if (const char* env = std::getenv("INFERA_MAX_TENSOR_BYTES")) return size_t(std::strtoull(env, nullptr, 10));
+    return size_t(16) << 30;
+  }();
+  return limit;
+}
+
+Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
+  size_t elem = dtype_size(dtype_);
+  if (elem == 0) throw Error("cannot allocate a tensor of type " + std::string(dtype_name(dtype_)));
+  numel_ = shape_numel(shape_);
+  if (uint64_t(numel_) > max_tensor_bytes() / elem)
+    throw Error("tensor of shape " + shape_str(shape_) + " (" + std::string(dtype_name(dtype_)) +
+                ") exceeds the allocation limit of " + std::to_string(max_tensor_bytes()) + " bytes");
+  size_t bytes = std::max<size_t>(nbytes(), 1);
+  storage_ = std::shared_ptr<std::byte[]>(new std::byte[bytes]());
+}
+
+Tensor Tensor::reshaped(Shape shape) const {
+  if (shape_numel(shape) != numel_)
+    throw Error("cannot reshape " + shape_str(shape_) + " to " + shape_str(shape));
+  Tensor t = *this;
+  t.shape_ = std::move(shape);
+  return t;
+}
+
+Tensor Tensor::clone() const {
+  if (!defined()) return {};
+  Tensor t(dtype_, shape_);
+  if (nbytes()) std::memcpy(t.raw(), raw(), nbytes());
+  return t;
+}
+
+void Tensor::check_type(DType t) const {
+  if (t != dtype_)
+    throw Error("tensor holds " + std::string(dtype_name(dtype_)) + ", accessed as " + std::string(dtype_name(t)));
+}
+
+double Tensor::as_double(int64_t i) const {
+  if (i < 0 || i >= numel_) throw Error("element index out of range");
+  return visit_dtype(dtype_, [&](auto tag) -> double {
+    using T = typename decltype(tag)::type;
+    return double(static_cast<const T*>(raw())[i]);
+  });
+}
+
+int64_t Tensor::as_int(int64_t i) const {
+  if (i < 0 || i >= numel_) throw Error("element index out of range");
+  return visit_dtype(dtype_, [&](auto tag) -> int64_t {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_floating_point_v<T> || std::is_same_v<T, float16> || std::is_same_v<T, bfloat16>)
+      return int64_t(float(static_cast<const T*>(raw())[i]));
+    else
+      return int64_t(static_cast<const T*>(raw())[i]);
+  });
+}
+
+std::vector<int64_t> Tensor::to_int_vector() const {
+  std::vector<int64_t> v(static_cast<size_t>(numel_));
+  for (int64_t i = 0; i < numel_; ++i) v[size_t(i)] = as_int(i);
+  return v;
+}
+
+}  // namespace infera

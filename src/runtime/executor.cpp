@@ -1,0 +1,82 @@
+#include "runtime/executor.h"
+
+#include <new>
+
+#include "ops/op.h"
+
+namespace infera {
+
+const Tensor* Scope::find(const std::string& name) const {
+  for (const Scope* s = this; s; s = s->parent) {
+    auto it = s->values.find(name);
+    if (it != s->values.end()) return &it->second;
+    auto init = s->graph->initializers.find(name);
+    if (init != s->graph->initializers.end()) return &init->second;
+  }
+  return nullptr;
+}
+
+std::vector<Tensor> Executor::run(const Graph& g, const std::vector<Tensor>& inputs, const Scope* parent) const {
+  Scope scope{&g, parent, {}};
+  if (inputs.size() > g.inputs.size())
+    throw Error("subgraph '" + g.name + "' takes " + std::to_string(g.inputs.size()) + " inputs, got " +
+                std::to_string(inputs.size()));
+  for (size_t i = 0; i < inputs.size(); ++i) scope.values[g.inputs[i].name] = inputs[i];
+  return run_scope(g, scope);
+}
+
+std::vector<Tensor> Executor::run(const Graph& g, std::unordered_map<std::string, Tensor> inputs) const {
+  Scope scope{&g, nullptr, std::move(inputs)};
+  return run_scope(g, scope);
+}
+
+std::vector<Tensor> Executor::run_scope(const Graph& g, Scope& scope) const {
+  for (const NodeStep& step : plan_.plan(g).steps) {
+    run_node(*step.node, scope);
+    for (const std::string& name : step.frees) scope.values.erase(name);
+  }
+  std::vector<Tensor> outputs;
+  for (const ValueInfo& out : g.outputs) {
+    const Tensor* t = scope.find(out.name);
+    if (!t) throw Error(model_.path + ": graph output '" + out.name + "' was not computed");
+    outputs.push_back(*t);
+  }
+  return outputs;
+}
+
+void Executor::run_node(const Node& node, Scope& scope) const {
+  std::vector<TensorType> types;
+  std::vector<const Tensor*> values;
+  for (const std::string& in : node.inputs) {
+    const Tensor* t = in.empty() ? nullptr : scope.find(in);
+    if (!in.empty() && !t)
+      throw Error(model_.path + ": " + node.label() + ": input '" + in + "' has no value");
+    types.push_back(t ? TensorType{t->dtype(), t->shape(), true} : TensorType{});
+    values.push_back(t);
+  }
+  OpContext ctx(node, std::move(types), std::move(values));
+  SubgraphRunner runner = [&](const Graph& sub, const std::vector<Tensor>& ins) { return run(sub, ins, &scope); };
+  ctx.set_subgraph_runner(&runner);
+  try {
+    bool shapes_known = node.def->infer(ctx);
+    node.def->compute(ctx);
+    for (int i = 0; i < ctx.num_outputs(); ++i) {
+      if (!ctx.has_output(i)) continue;
+      Tensor& t = ctx.outputs()[size_t(i)];
+      if (!t.defined()) {
+        if (!shapes_known) ctx.fail("produced no value for output " + std::to_string(i));
+        ctx.output(i);
+      }
+      scope.values[node.outputs[size_t(i)]] = t;
+    }
+  } catch (const std::bad_alloc&) {
+    throw Error(model_.path + ": " + node.label() + ": out of memory");
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    if (msg.rfind(model_.path + ":", 0) == 0) throw;  // already located (e.g. inside a subgraph)
+    if (msg.rfind("node '", 0) != 0) msg = node.label() + ": " + msg;
+    throw Error(model_.path + ": " + msg);
+  }
+}
+
+}  // namespace infera

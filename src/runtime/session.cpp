@@ -1,0 +1,127 @@
+#include "infera/session.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+
+#include "onnx/import.h"
+#include "runtime/executor.h"
+#include "runtime/static_analysis.h"
+
+namespace infera {
+
+struct Session::Impl {
+  std::unique_ptr<Model> model;
+  std::unique_ptr<ModelPlan> plan;
+  SessionOptions options;
+
+  Impl(Model m, const SessionOptions& opts, bool strict)
+      : model(std::make_unique<Model>(std::move(m))),
+        plan(std::make_unique<ModelPlan>(*model, strict)),
+        options(opts) {}
+
+  // Checks the given inputs against the declared ones: names, dtypes, ranks, fixed dims and consistent symbols.
+  void check_inputs(const std::map<std::string, Tensor>& inputs) const {
+    const std::string& file = model->path;
+    const auto& declared = model->graph.inputs;
+    for (const auto& [name, t] : inputs) {
+      bool known = std::any_of(declared.begin(), declared.end(), [&](const ValueInfo& v) { return v.name == name; });
+      if (!known && !model->graph.initializers.count(name)) {
+        std::string names;
+        for (const ValueInfo& v : declared) names += (names.empty() ? "" : ", ") + v.name;
+        throw Error(file + ": '" + name + "' is not an input of the model (inputs: " + names + ")");
+      }
+    }
+    std::map<std::string, int64_t> symbols;
+    for (const ValueInfo& v : declared) {
+      auto it = inputs.find(v.name);
+      if (it == inputs.end()) throw Error(file + ": input '" + v.name + "' was not given");
+      const Tensor& t = it->second;
+      if (v.dtype != DType::Undefined && t.dtype() != v.dtype)
+        throw Error(file + ": input '" + v.name + "' must be " + std::string(dtype_name(v.dtype)) + ", got " +
+                    std::string(dtype_name(t.dtype())));
+      if (!v.has_shape) continue;
+      if (size_t(t.rank()) != v.dims.size())
+        throw Error(file + ": input '" + v.name + "' must have rank " + std::to_string(v.dims.size()) + ", got shape " +
+                    shape_str(t.shape()));
+      for (size_t d = 0; d < v.dims.size(); ++d) {
+        const Dim& dim = v.dims[d];
+        int64_t got = t.dim(int(d));
+        if (dim.fixed() && dim.value != got)
+          throw Error(file + ": input '" + v.name + "' dim " + std::to_string(d) + " must be " +
+                      std::to_string(dim.value) + ", got shape " + shape_str(t.shape()));
+        if (!dim.symbol.empty()) {
+          auto [s, fresh] = symbols.emplace(dim.symbol, got);
+          if (!fresh && s->second != got)
+            throw Error(file + ": input '" + v.name + "' dim " + std::to_string(d) + " ('" + dim.symbol + "') is " +
+                        std::to_string(got) + " but another input set it to " + std::to_string(s->second));
+        }
+      }
+    }
+  }
+};
+
+Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
+Session::~Session() = default;
+
+Session Session::load(const std::string& path, const SessionOptions& options) {
+  return Session(std::make_unique<Impl>(import_model_file(path), options, true));
+}
+
+Session Session::load_from_memory(const void* data, size_t size, const SessionOptions& options,
+                                  const std::string& name) {
+  std::string dir = std::filesystem::current_path().string();
+  return Session(std::make_unique<Impl>(import_model_bytes(data, size, name, dir), options, true));
+}
+
+Session Session::inspect(const std::string& path) {
+  return Session(std::make_unique<Impl>(import_model_file(path), SessionOptions{}, false));
+}
+
+const std::vector<ValueInfo>& Session::inputs() const { return impl_->model->graph.inputs; }
+const std::vector<ValueInfo>& Session::outputs() const { return impl_->model->graph.outputs; }
+const std::string& Session::path() const { return impl_->model->path; }
+
+std::vector<Tensor> Session::run(const std::map<std::string, Tensor>& inputs) {
+  if (!impl_->plan->unsupported().empty())
+    throw Error(impl_->model->path + ": cannot run: the model has unsupported operators");
+  impl_->check_inputs(inputs);
+  Executor exec(*impl_->model, *impl_->plan);
+  return exec.run(impl_->model->graph, std::unordered_map<std::string, Tensor>(inputs.begin(), inputs.end()));
+}
+
+std::map<std::string, Tensor> Session::run_named(const std::map<std::string, Tensor>& inputs) {
+  std::vector<Tensor> outs = run(inputs);
+  std::map<std::string, Tensor> named;
+  for (size_t i = 0; i < outs.size(); ++i) named[outputs()[i].name] = outs[i];
+  return named;
+}
+
+ModelSummary Session::summary(const std::map<std::string, Shape>& input_shapes) const {
+  const Model& m = *impl_->model;
+  ModelSummary s;
+  s.ir_version = m.ir_version;
+  s.opsets = m.opsets;
+  s.producer = m.producer;
+  std::map<std::string, int> hist;
+  for (const Node& n : m.graph.nodes) ++hist[(n.domain.empty() ? "" : n.domain + ".") + n.op_type];
+  for (const auto& [op, count] : hist) s.op_histogram.push_back({op, count});
+  std::stable_sort(s.op_histogram.begin(), s.op_histogram.end(),
+                   [](const OpCount& a, const OpCount& b) { return a.count > b.count; });
+  for (const auto& [name, t] : m.graph.initializers) {
+    s.parameter_count += t.numel();
+    s.parameter_bytes += int64_t(t.nbytes());
+  }
+  for (const UnsupportedOp& u : impl_->plan->unsupported())
+    s.unsupported.push_back({u.node->name, u.node->op_type, u.node->domain});
+  GraphAnalysis a = analyze_graph(m, *impl_->plan, input_shapes);
+  for (const NodeAnalysis& n : a.nodes) {
+    if (n.known) s.flops += n.cost.flops;
+    else ++s.nodes_without_cost;
+  }
+  return s;
+}
+
+}  // namespace infera
