@@ -5,3 +5,4 @@
 #include "infera/error.h"
 #include "infera/session.h"
 #include "infera/tensor.h"
+#include "infera/tensor_io.h"

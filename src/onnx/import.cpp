@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "core/file.h"
+#include "infera/tensor_io.h"
 
 namespace infera {
 namespace {
@@ -258,6 +259,20 @@ std::string read_tensor_pb_name(const std::string& path) {
   onnx::TensorProto proto;
   parse_proto(proto, bytes.data(), bytes.size(), path, "TensorProto");
   return proto.name();
+}
+
+}  // namespace infera
+
+namespace infera {
+
+Tensor read_tensor_file(const std::string& path) {
+  auto ends_with = [&](const char* ext) {
+    size_t n = std::strlen(ext);
+    return path.size() >= n && path.compare(path.size() - n, n, ext) == 0;
+  };
+  if (ends_with(".npy")) return read_npy(path);
+  if (ends_with(".pb")) return read_tensor_pb_file(path);
+  throw Error(path + ": unknown tensor file type (use .npy or a TensorProto .pb)");
 }
 
 }  // namespace infera

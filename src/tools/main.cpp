@@ -1,2 +1,39 @@
-#include <iostream>
-int main() { std::cout << "infera\n"; }
+// The infera command line. With no arguments it runs the demo.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "tools/commands.h"
+
+using namespace infera::tools;
+
+int main(int argc, char** argv) {
+  CLI::App app{"infera: run, inspect and (later) quantize, profile and project ONNX models"};
+  app.require_subcommand(0, 1);
+
+  RunArgs run;
+  CLI::App* run_cmd = app.add_subcommand("run", "Run a model on given or random inputs");
+  run_cmd->add_option("model", run.model, "ONNX model file")->required();
+  run_cmd->add_option("--input,-i", run.inputs, "[NAME=]FILE (.npy or TensorProto .pb); unnamed in graph-input order");
+  run_cmd->add_option("--shape", run.shapes, "NAME=1x3x224x224: shape of a random input");
+  run_cmd->add_option("--output-dir,-o", run.output_dir, "write output_<i>.npy and outputs.json here");
+  run_cmd->add_option("--threads", run.threads, "threads (0: all cores)");
+
+  InfoArgs info;
+  CLI::App* info_cmd = app.add_subcommand("info", "Describe a model: inputs, outputs, ops, parameters, FLOPs");
+  info_cmd->add_option("model", info.model, "ONNX model file")->required();
+  info_cmd->add_option("--shape", info.shapes, "NAME=1x3x224x224: input shape used for FLOPs");
+  info_cmd->add_flag("--json", info.json, "print JSON");
+
+  CLI::App* demo_cmd = app.add_subcommand("demo", "Run the model shipped with infera on its sample images");
+
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (*run_cmd) return run_command(run);
+    if (*info_cmd) return info_command(info);
+    (void)demo_cmd;
+    return demo_command();
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "infera: error: {}\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,40 @@
+// The infera subcommands. Each returns the process exit code; errors are thrown as infera::Error.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "infera/infera.h"
+
+namespace infera::tools {
+
+struct RunArgs {
+  std::string model;
+  std::vector<std::string> inputs;  // "[NAME=]FILE"
+  std::vector<std::string> shapes;  // "NAME=1x3x224x224"
+  std::string output_dir;
+  int threads = 0;
+};
+
+struct InfoArgs {
+  std::string model;
+  std::vector<std::string> shapes;
+  bool json = false;
+};
+
+int run_command(const RunArgs& args);
+int info_command(const InfoArgs& args);
+int demo_command();
+
+// "NAME=1x3x224x224" specs -> name -> shape.
+std::map<std::string, Shape> parse_shapes(const std::vector<std::string>& specs);
+// Inputs from "[NAME=]FILE" specs (unnamed ones in graph-input order); inputs not given are random with the
+// declared shape (symbolic dims from `shapes`, else 1).
+std::map<std::string, Tensor> make_inputs(const Session& s, const std::vector<std::string>& specs,
+                                          const std::map<std::string, Shape>& shapes);
+// One line per output: name, shape, dtype, and for classifier-shaped outputs the top classes of the first row.
+void print_outputs(const Session& s, const std::vector<Tensor>& outputs);
+std::string dims_str(const ValueInfo& v);  // "batch x 3 x 224 x 224"
+
+}  // namespace infera::tools
