@@ -29,6 +29,12 @@ void register_resize_ops(OpTable& t);
 void register_quantize_ops(OpTable& t);
 void register_qlinear_ops(OpTable& t);
 void register_control_flow_ops(OpTable& t);
+void register_loss_ops(OpTable& t);
+void register_rnn_ops(OpTable& t);
+void register_detection_ops(OpTable& t);
+void register_grid_sample_ops(OpTable& t);
+void register_signal_ops(OpTable& t);
+void register_linalg_ops(OpTable& t);
 
 const OpTable& op_table() {
   static const OpTable table = [] {
@@ -58,6 +64,12 @@ const OpTable& op_table() {
     register_quantize_ops(t);
     register_qlinear_ops(t);
     register_control_flow_ops(t);
+    register_loss_ops(t);
+    register_rnn_ops(t);
+    register_detection_ops(t);
+    register_grid_sample_ops(t);
+    register_signal_ops(t);
+    register_linalg_ops(t);
     return t;
   }();
   return table;
