@@ -16,7 +16,7 @@ void register_normalization_ops(OpTable& t);
 void register_matmul_ops(OpTable& t);
 void register_einsum_ops(OpTable& t);
 void register_softmax_ops(OpTable& t);
-void register_shape_ops_ops(OpTable& t);
+void register_shape_ops(OpTable& t);
 void register_layout_ops(OpTable& t);
 void register_concat_split_ops(OpTable& t);
 void register_slice_pad_ops(OpTable& t);
@@ -51,7 +51,7 @@ const OpTable& op_table() {
     register_matmul_ops(t);
     register_einsum_ops(t);
     register_softmax_ops(t);
-    register_shape_ops_ops(t);
+    register_shape_ops(t);
     register_layout_ops(t);
     register_concat_split_ops(t);
     register_slice_pad_ops(t);
