@@ -29,7 +29,6 @@ void register_resize_ops(OpTable& t);
 void register_quantize_ops(OpTable& t);
 void register_qlinear_ops(OpTable& t);
 void register_control_flow_ops(OpTable& t);
-void register_loss_ops(OpTable& t);
 void register_rnn_ops(OpTable& t);
 void register_detection_ops(OpTable& t);
 void register_grid_sample_ops(OpTable& t);
@@ -64,7 +63,6 @@ const OpTable& op_table() {
     register_quantize_ops(t);
     register_qlinear_ops(t);
     register_control_flow_ops(t);
-    register_loss_ops(t);
     register_rnn_ops(t);
     register_detection_ops(t);
     register_grid_sample_ops(t);
