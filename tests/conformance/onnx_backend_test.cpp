@@ -4,6 +4,7 @@
 //   onnx_backend_test SUITE_DIR [--exclude FILE] [--filter SUBSTR] [--list-failures FILE] [--verbose]
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -47,6 +48,15 @@ std::vector<fs::path> sorted_files(const fs::path& dir, const std::string& prefi
   return files;
 }
 
+// onnx 1.12's test data stores bfloat16 tensors as uint16 (the same bits, data_type 4); read them as bfloat16
+// where the model or the result says bfloat16.
+Tensor uint16_as_bfloat16(const Tensor& t, DType wanted) {
+  if (t.dtype() != DType::UInt16 || wanted != DType::BFloat16) return t;
+  Tensor b(DType::BFloat16, t.shape());
+  std::memcpy(b.raw(), t.raw(), t.nbytes());
+  return b;
+}
+
 // Empty string when equal within tolerance, else what differs.
 std::string compare(const Tensor& expected, const Tensor& got) {
   if (expected.dtype() != got.dtype())
@@ -79,14 +89,16 @@ std::string run_case(const fs::path& dir) {
     for (size_t i = 0; i < in_files.size(); ++i) {
       std::string name = read_tensor_pb_name(in_files[i].string());
       if (name.empty() && i < s.inputs().size()) name = s.inputs()[i].name;
-      inputs[name] = read_tensor_pb_file(in_files[i].string());
+      DType declared = i < s.inputs().size() ? s.inputs()[i].dtype : DType::Undefined;
+      inputs[name] = uint16_as_bfloat16(read_tensor_pb_file(in_files[i].string()), declared);
     }
     std::vector<Tensor> outputs = s.run(inputs);
     std::vector<fs::path> out_files = sorted_files(set, "output_");
     if (out_files.size() != outputs.size())
       return "produced " + std::to_string(outputs.size()) + " outputs, expected " + std::to_string(out_files.size());
     for (size_t i = 0; i < out_files.size(); ++i) {
-      std::string diff = compare(read_tensor_pb_file(out_files[i].string()), outputs[i]);
+      Tensor expected = uint16_as_bfloat16(read_tensor_pb_file(out_files[i].string()), outputs[i].dtype());
+      std::string diff = compare(expected, outputs[i]);
       if (!diff.empty()) return set.filename().string() + " output " + std::to_string(i) + ": " + diff;
     }
   }
