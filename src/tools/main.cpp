@@ -26,7 +26,13 @@ int main(int argc, char** argv) {
 
   CLI::App* demo_cmd = app.add_subcommand("demo", "Run the model shipped with infera on its sample images");
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    fmt::print(stderr, "infera: error: {} (see infera --help)\n", e.what());
+    return 2;
+  }
   try {
     if (*run_cmd) return run_command(run);
     if (*info_cmd) return info_command(info);
