@@ -71,32 +71,6 @@ inline Shape binary_output_shape(const OpContext& ctx) {
   return broadcast_shapes(ctx, {operand_shape(ctx, 0), operand_shape(ctx, 1)});
 }
 
-// Value conversion with ONNX Cast semantics: float to integer truncates toward zero (NaN gives 0, out-of-range
-// values saturate instead of being undefined behaviour), anything to bool is "!= 0", 16-bit floats go via float.
-template <class To, class From>
-To convert(From v) {
-  if constexpr (std::is_same_v<To, From>) {
-    return v;
-  } else if constexpr (std::is_same_v<To, bool>) {
-    return compute_t<From>(v) != 0;
-  } else if constexpr (std::is_same_v<From, bool>) {
-    return To(compute_t<To>(v ? 1 : 0));
-  } else if constexpr (std::is_integral_v<To> && is_float_v<From>) {
-    const double d = double(compute_t<From>(v));
-    if (std::isnan(d)) return 0;
-    // hi is the first value past the range (a power of two, exact in double).
-    constexpr double hi = double(std::numeric_limits<To>::max()) + 1.0;
-    constexpr double lo = double(std::numeric_limits<To>::min());
-    if (d >= hi) return std::numeric_limits<To>::max();
-    if (d <= lo) return std::numeric_limits<To>::min();
-    return To(d);
-  } else if constexpr (std::is_same_v<To, float16> || std::is_same_v<To, bfloat16>) {
-    return To(float(compute_t<From>(v)));
-  } else {
-    return To(compute_t<From>(v));
-  }
-}
-
 // y[i] = fn(x[i]) over tensors of the same element count; fn receives and returns compute_t<T> (or anything
 // convertible to T through convert()).
 template <class T, class Fn>
@@ -123,47 +97,6 @@ void map_input(OpContext& ctx, Visit visit, Fn&& fn) {
 template <class Fn>
 void map_float(OpContext& ctx, Fn&& fn) {
   map_input(ctx, float_visitor, fn);
-}
-
-// Walks every element of out_shape, calling fn(out_index, offsets) where offsets[k] indexes input k broadcast to
-// out_shape. The innermost dimension runs as a plain strided loop; inputs that match the output shape exactly
-// share one flat loop.
-template <size_t K, class F>
-void broadcast_loop(const Shape& out_shape, const std::array<Shape, K>& in_shapes, F&& fn) {
-  const int64_t n = shape_numel(out_shape);
-  if (n == 0) return;
-  std::array<int64_t, K> off{};
-  bool same = true;
-  for (const Shape& s : in_shapes) same = same && s == out_shape;
-  if (same) {
-    for (int64_t i = 0; i < n; ++i) {
-      off.fill(i);
-      fn(i, off);
-    }
-    return;
-  }
-  const size_t r = out_shape.size();
-  std::array<std::vector<int64_t>, K> strides;
-  for (size_t k = 0; k < K; ++k) strides[k] = broadcast_strides(in_shapes[k], out_shape);
-  const int64_t inner = out_shape[r - 1];
-  std::array<int64_t, K> inner_stride;
-  for (size_t k = 0; k < K; ++k) inner_stride[k] = strides[k][r - 1];
-  std::vector<int64_t> counter(r, 0);
-  std::array<int64_t, K> base{};
-  for (int64_t i = 0; i < n; i += inner) {
-    off = base;
-    for (int64_t j = 0; j < inner; ++j) {
-      fn(i + j, off);
-      for (size_t k = 0; k < K; ++k) off[k] += inner_stride[k];
-    }
-    for (size_t d = r - 1; d-- > 0;) {  // odometer over the outer dimensions
-      ++counter[d];
-      for (size_t k = 0; k < K; ++k) base[k] += strides[k][d];
-      if (counter[d] < out_shape[d]) break;
-      for (size_t k = 0; k < K; ++k) base[k] -= strides[k][d] * counter[d];
-      counter[d] = 0;
-    }
-  }
 }
 
 // Calls fn(out_index, offset_a, offset_b) for every element of output 0 of a two-input broadcasting op.

@@ -35,7 +35,7 @@ std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out) {
 }
 
 int normalize_axis(const OpContext& ctx, int64_t axis, int rank) {
-  if (axis < -rank || axis >= std::max(rank, 1))
+  if (axis < -rank || axis >= rank)
     ctx.fail("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
   return int(axis < 0 ? axis + rank : axis);
 }

@@ -2,6 +2,10 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
+#include <cmath>
+#include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "core/dispatch.h"
@@ -15,38 +19,75 @@ Shape broadcast_shapes(const OpContext& ctx, const std::vector<Shape>& shapes);
 // Strides (in elements) of `in` seen through a broadcast to `out`: 0 along broadcast dimensions.
 std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out);
 
-// Walks every element of `out_shape`, giving the flat offset into each of the inputs broadcast to it.
-// fn(out_index, offsets) where offsets[k] is the flat index into input k.
-template <class F>
-void for_each_broadcast(const Shape& out_shape, const std::vector<Shape>& in_shapes, F&& fn) {
+// Walks every element of out_shape, calling fn(out_index, offsets) where offsets[k] indexes input k broadcast to
+// out_shape. The innermost dimension runs as a plain strided loop; inputs that match the output shape exactly
+// share one flat loop. K is the number of inputs (offsets live in a fixed-size array).
+template <size_t K, class F>
+void broadcast_loop(const Shape& out_shape, const std::array<Shape, K>& in_shapes, F&& fn) {
   const int64_t n = shape_numel(out_shape);
-  const size_t k = in_shapes.size(), r = out_shape.size();
+  if (n == 0) return;
+  std::array<int64_t, K> off{};
   bool same = true;
   for (const Shape& s : in_shapes) same = same && s == out_shape;
-  if (same) {  // no broadcasting: every input is indexed like the output
-    std::vector<int64_t> offsets(k);
+  if (same || out_shape.empty()) {
     for (int64_t i = 0; i < n; ++i) {
-      std::fill(offsets.begin(), offsets.end(), i);
-      fn(i, offsets);
+      off.fill(i);
+      fn(i, off);
     }
     return;
   }
-  std::vector<std::vector<int64_t>> strides(k);
-  for (size_t j = 0; j < k; ++j) strides[j] = broadcast_strides(in_shapes[j], out_shape);
-  std::vector<int64_t> counter(r, 0), offsets(k, 0);
-  for (int64_t i = 0; i < n; ++i) {
-    fn(i, offsets);
-    for (size_t d = r; d-- > 0;) {  // odometer increment, adjusting every input's offset
+  const size_t r = out_shape.size();
+  std::array<std::vector<int64_t>, K> strides;
+  for (size_t k = 0; k < K; ++k) strides[k] = broadcast_strides(in_shapes[k], out_shape);
+  const int64_t inner = out_shape[r - 1];
+  std::array<int64_t, K> inner_stride;
+  for (size_t k = 0; k < K; ++k) inner_stride[k] = strides[k][r - 1];
+  std::vector<int64_t> counter(r, 0);
+  std::array<int64_t, K> base{};
+  for (int64_t i = 0; i < n; i += inner) {
+    off = base;
+    for (int64_t j = 0; j < inner; ++j) {
+      fn(i + j, off);
+      for (size_t k = 0; k < K; ++k) off[k] += inner_stride[k];
+    }
+    for (size_t d = r - 1; d-- > 0;) {  // odometer over the outer dimensions
       ++counter[d];
-      for (size_t j = 0; j < k; ++j) offsets[j] += strides[j][d];
+      for (size_t k = 0; k < K; ++k) base[k] += strides[k][d];
       if (counter[d] < out_shape[d]) break;
-      for (size_t j = 0; j < k; ++j) offsets[j] -= strides[j][d] * counter[d];
+      for (size_t k = 0; k < K; ++k) base[k] -= strides[k][d] * counter[d];
       counter[d] = 0;
     }
   }
 }
 
-// Maps a possibly negative axis into [0, rank); fails when out of range.
+// Value conversion between element types with ONNX Cast semantics: float to integer truncates toward zero (NaN gives
+// 0, out-of-range values saturate instead of being undefined behaviour), anything to bool is "!= 0", 16-bit floats go
+// via float. Also the one way a double result (reductions, resize) is stored as an element type.
+template <class To, class From>
+To convert(From v) {
+  if constexpr (std::is_same_v<To, From>) {
+    return v;
+  } else if constexpr (std::is_same_v<To, bool>) {
+    return compute_t<From>(v) != 0;
+  } else if constexpr (std::is_same_v<From, bool>) {
+    return To(compute_t<To>(v ? 1 : 0));
+  } else if constexpr (std::is_integral_v<To> && is_float_v<From>) {
+    const double d = double(compute_t<From>(v));
+    if (std::isnan(d)) return 0;
+    // hi is the first value past the range (a power of two, exact in double).
+    constexpr double hi = double(std::numeric_limits<To>::max()) + 1.0;
+    constexpr double lo = double(std::numeric_limits<To>::min());
+    if (d >= hi) return std::numeric_limits<To>::max();
+    if (d <= lo) return std::numeric_limits<To>::min();
+    return To(d);
+  } else if constexpr (std::is_same_v<To, float16> || std::is_same_v<To, bfloat16>) {
+    return To(float(compute_t<From>(v)));
+  } else {
+    return To(compute_t<From>(v));
+  }
+}
+
+// Maps a possibly negative axis into [0, rank); fails when out of range (always, for rank 0).
 int normalize_axis(const OpContext& ctx, int64_t axis, int rank);
 std::vector<int> normalize_axes(const OpContext& ctx, const std::vector<int64_t>& axes, int rank);
 

@@ -81,7 +81,7 @@ void matmul(OpContext& ctx) {
     ComputeInput<T> as(a.data<T>(), a.numel()), bs(b.data<T>(), b.numel());
     const int64_t a_step = s.m * s.k, b_step = s.k * s.n, y_step = s.m * s.n;
     write_as_compute(y.data<T>(), y.numel(), [&](C* py) {
-      for_each_broadcast(s.batch, {s.a_batch, s.b_batch}, [&](int64_t i, const std::vector<int64_t>& off) {
+      broadcast_loop<2>(s.batch, {s.a_batch, s.b_batch}, [&](int64_t i, const std::array<int64_t, 2>& off) {
         gemm<C>(false, false, s.m, s.n, s.k, C(1), as.data() + off[0] * a_step, s.k, bs.data() + off[1] * b_step,
                 s.n, C(0), py + i * y_step, s.n);
       });
@@ -143,7 +143,8 @@ void gemm_op(OpContext& ctx) {
     T* py = y.data<T>();
     if (c) {  // Y starts as C broadcast to M x N; the product is accumulated onto beta * Y
       const T* pc = c->data<T>();
-      for_each_broadcast(y.shape(), {c->shape()}, [&](int64_t i, const std::vector<int64_t>& off) { py[i] = pc[off[0]]; });
+      broadcast_loop<1>(y.shape(), {c->shape()},
+                        [&](int64_t i, const std::array<int64_t, 1>& off) { py[i] = pc[off[0]]; });
     }
     write_as_compute(py, y.numel(), [&](C* out) {
       gemm<C>(s.trans_a, s.trans_b, s.m, s.n, s.k, C(alpha), as.data(), s.trans_a ? s.m : s.k, bs.data(),

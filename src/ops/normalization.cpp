@@ -26,7 +26,7 @@ std::vector<double> broadcast_doubles(const OpContext& ctx, const Tensor& t, con
   if (broadcast_shapes(ctx, {t.shape(), target}) != target)
     ctx.fail("parameter of shape " + shape_str(t.shape()) + " does not broadcast to " + shape_str(target));
   std::vector<double> v(size_t(shape_numel(target)));
-  for_each_broadcast(target, {t.shape()}, [&](int64_t i, const std::vector<int64_t>& off) {
+  broadcast_loop<1>(target, {t.shape()}, [&](int64_t i, const std::array<int64_t, 1>& off) {
     v[size_t(i)] = t.as_double(off[0]);
   });
   return v;
@@ -229,7 +229,7 @@ void mvn(OpContext& ctx) {
     using T = typename decltype(tag)::type;
     const T* px = x.data<T>();
     T* py = y.data<T>();
-    for_each_broadcast(x.shape(), {stat_shape}, [&](int64_t i, const std::vector<int64_t>& off) {
+    broadcast_loop<1>(x.shape(), {stat_shape}, [&](int64_t i, const std::array<int64_t, 1>& off) {
       const double v = double(px[i]);
       sum[size_t(off[0])] += v;
       square_sum[size_t(off[0])] += v * v;
@@ -239,7 +239,7 @@ void mvn(OpContext& ctx) {
       mean[s] = sum[s] / double(count);
       inv[s] = 1.0 / (std::sqrt(std::max(0.0, square_sum[s] / double(count) - mean[s] * mean[s])) + 1e-9);
     }
-    for_each_broadcast(x.shape(), {stat_shape}, [&](int64_t i, const std::vector<int64_t>& off) {
+    broadcast_loop<1>(x.shape(), {stat_shape}, [&](int64_t i, const std::array<int64_t, 1>& off) {
       py[i] = T(compute_t<T>((double(px[i]) - mean[size_t(off[0])]) * inv[size_t(off[0])]));
     });
   });

@@ -88,7 +88,7 @@ std::vector<V> line_params(const OpContext& ctx, int i, const Shape& operand, bo
   if (!ctx.has_input(i)) return v;
   const Shape p = line_param_shape(ctx, i, operand, rows, what);
   const Tensor& t = ctx.input(i);
-  for_each_broadcast(lines, {p}, [&](int64_t j, const std::vector<int64_t>& off) {
+  broadcast_loop<1>(lines, {p}, [&](int64_t j, const std::array<int64_t, 1>& off) {
     if constexpr (std::is_integral_v<V>)
       v[size_t(j)] = V(t.as_int(off[0]));
     else
@@ -113,7 +113,7 @@ void integer_matmul(const MatMulGeometry& g, const Tensor& a, const std::vector<
     for (int64_t i = 0; i < b.numel(); ++i)
       b_centered[size_t(i)] = Acc(p[i]) - Acc(b_zp[size_t(i / (k * n) * n + i % n)]);
   });
-  for_each_broadcast(g.batch, {g.a_batch(), g.b_batch()}, [&](int64_t ob, const std::vector<int64_t>& off) {
+  broadcast_loop<2>(g.batch, {g.a_batch(), g.b_batch()}, [&](int64_t ob, const std::array<int64_t, 2>& off) {
     gemm<Acc>(false, false, m, n, k, Acc(1), a_centered.data() + off[0] * m * k, k, b_centered.data() + off[1] * k * n,
               n, Acc(0), product.data(), n);
     fn(ob, off[0], off[1], product.data());
@@ -252,7 +252,7 @@ void qlinear_binary(OpContext& ctx, Combine combine) {
     const Q* xb = b.data<Q>();
     Q* py = y.data<Q>();
     const int32_t a_zp = int32_t(pa.zp), b_zp = int32_t(pb.zp);
-    for_each_broadcast(y.shape(), {a.shape(), b.shape()}, [&](int64_t i, const std::vector<int64_t>& off) {
+    broadcast_loop<2>(y.shape(), {a.shape(), b.shape()}, [&](int64_t i, const std::array<int64_t, 2>& off) {
       py[i] = quantize_round<Q>(fn(int32_t(xa[off[0]]) - a_zp, int32_t(xb[off[1]]) - b_zp), pc.zp);
     });
   });

@@ -35,20 +35,6 @@ A abs_value(A a) {
   return a;
 }
 
-// A double result stored as T: rounded for the 16-bit floats, truncated toward zero and saturated for integers
-// (NaN becomes 0), as a cast without undefined behaviour.
-template <class T>
-T from_double(double v) {
-  if constexpr (is_float_v<T>) {
-    return T(compute_t<T>(v));
-  } else {
-    if (std::isnan(v)) return T(0);
-    if (v <= double(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
-    if (v >= double(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
-    return T(v);
-  }
-}
-
 // ReduceSum takes its axes from input 1 from opset 13; the other reductions from opset 18.
 int axes_input_opset(Reduction kind) { return kind == Reduction::Sum ? 13 : 18; }
 
@@ -166,11 +152,11 @@ template <Reduction kind, class T, class A>
 T reduction_result(A acc, int64_t count, double peak) {
   if constexpr (kind == Reduction::Mean) {
     if constexpr (std::is_integral_v<A>) return count == 0 ? T(0) : T(acc / A(count));
-    return from_double<T>(acc / double(count));  // 0/0: NaN for an empty reduction
+    return convert<T, double>(acc / double(count));  // 0/0: NaN for an empty reduction
   }
-  if constexpr (kind == Reduction::L2) return from_double<T>(std::sqrt(acc));
-  if constexpr (kind == Reduction::LogSum) return from_double<T>(std::log(acc));
-  if constexpr (kind == Reduction::LogSumExp) return from_double<T>(std::isfinite(peak) ? std::log(acc) + peak : peak);
+  if constexpr (kind == Reduction::L2) return convert<T, double>(std::sqrt(acc));
+  if constexpr (kind == Reduction::LogSum) return convert<T, double>(std::log(acc));
+  if constexpr (kind == Reduction::LogSumExp) return convert<T, double>(std::isfinite(peak) ? std::log(acc) + peak : peak);
   return T(compute_t<T>(acc));
 }
 

@@ -291,18 +291,6 @@ std::vector<AxisTaps> all_axis_taps(const OpContext& ctx, const ResizeParams& p)
   return taps;
 }
 
-// A double stored as T: rounded for floats, truncated toward zero and saturated for integers (NaN becomes 0).
-template <class T>
-T from_double(double v) {
-  if constexpr (is_float_v<T>) {
-    return T(compute_t<T>(v));
-  } else {
-    if (std::isnan(v)) return T(0);
-    if (v <= double(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
-    if (v >= double(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
-    return T(v);
-  }
-}
 
 // Nearest: every output element copies one input element (or is the extrapolation value); no arithmetic, so any
 // type works and values stay exact.
@@ -369,7 +357,7 @@ void resample_weighted(const Tensor& x, Tensor& y, const std::vector<AxisTaps>& 
     shape[d] = out_len;
   }
   T* py = y.data<T>();
-  for (size_t i = 0; i < cur.size(); ++i) py[i] = from_double<T>(cur[i]);
+  for (size_t i = 0; i < cur.size(); ++i) py[i] = convert<T, double>(cur[i]);
 }
 
 bool infer_resize(OpContext& ctx) {
@@ -389,7 +377,7 @@ void compute_resize(OpContext& ctx) {
   if (p.mode == Mode::Nearest) {
     visit_dtype(x.dtype(), [&](auto tag) {
       using T = typename decltype(tag)::type;
-      resample_nearest<T>(x, y, taps, from_double<T>(p.extrapolation_value));
+      resample_nearest<T>(x, y, taps, convert<T, double>(p.extrapolation_value));
     });
   } else {
     visit_numeric(x.dtype(), [&](auto tag) {

@@ -7,64 +7,10 @@
 
 #include "infera/infera.h"
 #include "ops/op.h"
+#include "op_harness.h"
 
 using namespace infera;
-
-namespace {
-
-using Attrs = std::map<std::string, Attribute>;
-
-Attribute int_attr(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::Int;
-  a.i = v;
-  return a;
-}
-
-Attribute float_attr(float v) {
-  Attribute a;
-  a.kind = Attribute::Kind::Float;
-  a.f = v;
-  return a;
-}
-
-Attribute string_attr(std::string v) {
-  Attribute a;
-  a.kind = Attribute::Kind::String;
-  a.s = std::move(v);
-  return a;
-}
-
-// Runs one node the way the executor does: infer, then compute. An undefined tensor is an omitted input.
-Tensor run(const std::string& op, const std::vector<Tensor>& inputs, Attrs attrs = {}, int opset = 21) {
-  const OpDef* def = op_table().find("", op);
-  if (!def) throw Error("no op " + op);
-  Node node;
-  node.name = "n";
-  node.op_type = op;
-  node.opset = opset;
-  node.attrs = std::move(attrs);
-  node.outputs = {"y"};
-  std::vector<TensorType> types;
-  std::vector<const Tensor*> values;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const bool present = inputs[i].defined();
-    node.inputs.push_back(present ? "x" + std::to_string(i) : "");
-    types.push_back(present ? TensorType{inputs[i].dtype(), inputs[i].shape(), true} : TensorType{});
-    values.push_back(present ? &inputs[i] : nullptr);
-  }
-  OpContext ctx(node, types, values);
-  def->infer(ctx);
-  def->compute(ctx);
-  return ctx.outputs()[0];
-}
-
-template <class T>
-std::vector<T> values_of(const Tensor& t) {
-  return std::vector<T>(t.data<T>(), t.data<T>() + t.numel());
-}
-
-}  // namespace
+using namespace infera::harness;
 
 TEST(Unary, RoundHalvesToEven) {
   Tensor y = run("Round", {Tensor::from_vector<float>({6}, {0.5f, 1.5f, 2.5f, -0.5f, -2.5f, 2.6f})});

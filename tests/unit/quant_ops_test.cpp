@@ -9,60 +9,15 @@
 
 #include "infera/infera.h"
 #include "ops/op.h"
+#include "op_harness.h"
 
 using namespace infera;
+using namespace infera::harness;
 
 namespace {
 
-using Attrs = std::map<std::string, Attribute>;
-
-Attribute int_attr(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::Int;
-  a.i = v;
-  return a;
-}
-
-Attribute ints_attr(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::Ints;
-  a.ints = std::move(v);
-  return a;
-}
-
-// Runs one node the way the executor does: infer, then compute. An undefined tensor is an omitted input.
-Tensor run(const std::string& op, const std::vector<Tensor>& inputs, Attrs attrs = {}, int opset = 21,
-           const std::string& domain = "", size_t output = 0) {
-  const OpDef* def = op_table().find(domain, op);
-  if (!def) throw Error("no op " + op);
-  Node node;
-  node.name = "n";
-  node.op_type = op;
-  node.domain = domain;
-  node.opset = opset;
-  node.attrs = std::move(attrs);
-  node.outputs = {"y0", "y1", "y2"};
-  std::vector<TensorType> types;
-  std::vector<const Tensor*> values;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const bool present = inputs[i].defined();
-    node.inputs.push_back(present ? "x" + std::to_string(i) : "");
-    types.push_back(present ? TensorType{inputs[i].dtype(), inputs[i].shape(), true} : TensorType{});
-    values.push_back(present ? &inputs[i] : nullptr);
-  }
-  OpContext ctx(node, types, values);
-  def->infer(ctx);
-  def->compute(ctx);
-  return ctx.outputs()[output];
-}
-
 Tensor run_ms(const std::string& op, const std::vector<Tensor>& inputs, Attrs attrs = {}) {
   return run(op, inputs, std::move(attrs), 1, "com.microsoft");
-}
-
-template <class T>
-std::vector<T> values(const Tensor& t) {
-  return std::vector<T>(t.data<T>(), t.data<T>() + t.numel());
 }
 
 template <class T>
@@ -78,22 +33,22 @@ TEST(QuantizeLinear, RoundsHalfToEvenAndSaturates) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   Tensor x = vec<float>({0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -2.5f, 200.f, -200.f, nan});
   Tensor y = run("QuantizeLinear", {x, Tensor::scalar<float>(1.f), Tensor::scalar<int8_t>(0)});
-  EXPECT_EQ(values<int8_t>(y), (std::vector<int8_t>{0, 2, 2, 0, -2, -2, 127, -128, 0}));
+  EXPECT_EQ(values_of<int8_t>(y), (std::vector<int8_t>{0, 2, 2, 0, -2, -2, 127, -128, 0}));
   // x / scale rounds before the zero point is added: 1.5 -> 2 (+1), 2.5 -> 2 (+1).
   y = run("QuantizeLinear", {vec<float>({3.f, 5.f}), Tensor::scalar<float>(2.f), Tensor::scalar<int8_t>(1)});
-  EXPECT_EQ(values<int8_t>(y), (std::vector<int8_t>{3, 3}));
+  EXPECT_EQ(values_of<int8_t>(y), (std::vector<int8_t>{3, 3}));
 }
 
 TEST(QuantizeLinear, DefaultsToUint8WithoutZeroPoint) {
   Tensor y = run("QuantizeLinear", {vec<float>({-3.f, 254.5f, 255.5f, 1000.f}), Tensor::scalar<float>(1.f)});
   ASSERT_EQ(y.dtype(), DType::UInt8);
-  EXPECT_EQ(values<uint8_t>(y), (std::vector<uint8_t>{0, 254, 255, 255}));
+  EXPECT_EQ(values_of<uint8_t>(y), (std::vector<uint8_t>{0, 254, 255, 255}));
 }
 
 TEST(QuantizeLinear, PerAxisWithNegativeAxis) {
   Tensor x = Tensor::from_vector<float>({2, 3}, {1, 2, 3, 4, 5, 6});
   Tensor y = run("QuantizeLinear", {x, vec<float>({1, 2, 4}), vec<uint8_t>({0, 10, 20})}, {{"axis", int_attr(-1)}}, 13);
-  EXPECT_EQ(values<uint8_t>(y), (std::vector<uint8_t>{1, 11, 21, 4, 12, 22}));
+  EXPECT_EQ(values_of<uint8_t>(y), (std::vector<uint8_t>{1, 11, 21, 4, 12, 22}));
 }
 
 TEST(QuantizeLinear, BlockedRoundTrip) {
@@ -101,9 +56,9 @@ TEST(QuantizeLinear, BlockedRoundTrip) {
   Tensor scale = Tensor::from_vector<float>({2, 2}, {1, 2, 4, 8});
   Attrs attrs{{"axis", int_attr(1)}, {"block_size", int_attr(2)}};
   Tensor q = run("QuantizeLinear", {x, scale}, attrs);
-  EXPECT_EQ(values<uint8_t>(q), (std::vector<uint8_t>{1, 2, 2, 2, 1, 2, 1, 1}));
+  EXPECT_EQ(values_of<uint8_t>(q), (std::vector<uint8_t>{1, 2, 2, 2, 1, 2, 1, 1}));
   Tensor d = run("DequantizeLinear", {q, scale}, attrs);
-  EXPECT_EQ(values<float>(d), (std::vector<float>{1, 2, 4, 4, 4, 8, 8, 8}));
+  EXPECT_EQ(values_of<float>(d), (std::vector<float>{1, 2, 4, 4, 4, 8, 8, 8}));
   // The blocked scale must be the data's shape with the axis divided by the block size (rounded up).
   EXPECT_THROW(run("QuantizeLinear", {x, Tensor::from_vector<float>({2, 3}, {1, 1, 1, 1, 1, 1})}, attrs), Error);
   // Before opset 21 there is no blocking, so a 2-D scale is an error.
@@ -121,31 +76,33 @@ TEST(QuantizeLinear, RejectsBadScales) {
 TEST(DequantizeLinear, Int16AndInt32) {
   Tensor y = run("DequantizeLinear",
                  {vec<int16_t>({-32768, 32767}), Tensor::scalar<float>(0.5f), Tensor::scalar<int16_t>(-1)});
-  EXPECT_EQ(values<float>(y), (std::vector<float>{-16383.5f, 16384.f}));
+  EXPECT_EQ(values_of<float>(y), (std::vector<float>{-16383.5f, 16384.f}));
   y = run("DequantizeLinear", {vec<int32_t>({100000, -7}), Tensor::scalar<float>(0.25f)}, {}, 13);
-  EXPECT_EQ(values<float>(y), (std::vector<float>{25000.f, -1.75f}));
+  EXPECT_EQ(values_of<float>(y), (std::vector<float>{25000.f, -1.75f}));
   EXPECT_THROW(run("DequantizeLinear", {vec<float>({1.f}), Tensor::scalar<float>(1.f)}), Error);
 }
 
 TEST(DynamicQuantizeLinear, ScaleAndZeroPointCoverZero) {
+  const std::vector<std::string> outs = {"y", "y_scale", "y_zero_point"};
   Tensor x = vec<float>({-1.f, 0.f, 1.f, 2.f});
-  EXPECT_EQ(values<uint8_t>(run("DynamicQuantizeLinear", {x})), (std::vector<uint8_t>{0, 85, 170, 255}));
-  EXPECT_FLOAT_EQ(run("DynamicQuantizeLinear", {x}, {}, 11, "", 1).data<float>()[0], 3.f / 255.f);
-  EXPECT_EQ(run("DynamicQuantizeLinear", {x}, {}, 11, "", 2).data<uint8_t>()[0], 85);
+  std::vector<Tensor> y = run_all("DynamicQuantizeLinear", {x}, {}, 11, outs);
+  EXPECT_EQ(values_of<uint8_t>(y[0]), (std::vector<uint8_t>{0, 85, 170, 255}));
+  EXPECT_FLOAT_EQ(y[1].data<float>()[0], 3.f / 255.f);
+  EXPECT_EQ(y[2].data<uint8_t>()[0], 85);
   // All zeros: no division by a zero scale.
   Tensor zeros(DType::Float32, {3});
-  EXPECT_EQ(values<uint8_t>(run("DynamicQuantizeLinear", {zeros})), (std::vector<uint8_t>{0, 0, 0}));
+  EXPECT_EQ(values_of<uint8_t>(run_all("DynamicQuantizeLinear", {zeros}, {}, 11, outs)[0]), (std::vector<uint8_t>{0, 0, 0}));
 }
 
 TEST(MatMulInteger, PerRowAndPerColumnZeroPoints) {
   Tensor a = Tensor::from_vector<uint8_t>({2, 2}, {1, 2, 3, 4});
   Tensor b = Tensor::from_vector<uint8_t>({2, 2}, {5, 6, 7, 8});
   Tensor y = run("MatMulInteger", {a, b, vec<uint8_t>({1, 2}), vec<uint8_t>({5, 6})}, {}, 10);
-  EXPECT_EQ(values<int32_t>(y), (std::vector<int32_t>{2, 2, 4, 4}));
+  EXPECT_EQ(values_of<int32_t>(y), (std::vector<int32_t>{2, 2, 4, 4}));
   // Signed A times unsigned B, with vector operands (numpy promotion): shape [] result.
   y = run("MatMulInteger", {vec<int8_t>({-128, 127}), vec<uint8_t>({255, 255})}, {}, 10);
   EXPECT_EQ(y.shape(), Shape{});
-  EXPECT_EQ(values<int32_t>(y), (std::vector<int32_t>{-255}));
+  EXPECT_EQ(values_of<int32_t>(y), (std::vector<int32_t>{-255}));
   EXPECT_THROW(run("MatMulInteger", {a, Tensor::from_vector<uint8_t>({3, 1}, {1, 1, 1})}, {}, 10), Error);
   EXPECT_THROW(run("MatMulInteger", {a, b, vec<uint8_t>({1, 2, 3})}, {}, 10), Error);
 }
@@ -159,7 +116,7 @@ TEST(QLinearMatMul, PerColumnScaleRoundsHalfToEven) {
                   vec<uint8_t>({0, 0}), Tensor::scalar<float>(2.f), Tensor::scalar<uint8_t>(10)},
                  {}, 10);
   EXPECT_EQ(y.shape(), (Shape{1, 2}));
-  EXPECT_EQ(values<uint8_t>(y), (std::vector<uint8_t>{12, 14}));
+  EXPECT_EQ(values_of<uint8_t>(y), (std::vector<uint8_t>{12, 14}));
 }
 
 TEST(ConvInteger, PaddingIsTheZeroPoint) {
@@ -167,7 +124,7 @@ TEST(ConvInteger, PaddingIsTheZeroPoint) {
   Tensor w = Tensor::from_vector<uint8_t>({1, 1, 2, 2}, {1, 1, 1, 1});
   Tensor y = run("ConvInteger", {x, w, Tensor::scalar<uint8_t>(1)}, {{"pads", ints_attr({1, 1, 1, 1})}}, 10);
   EXPECT_EQ(y.shape(), (Shape{1, 1, 3, 3}));
-  EXPECT_EQ(values<int32_t>(y), (std::vector<int32_t>{0, 1, 1, 2, 6, 4, 2, 5, 3}));
+  EXPECT_EQ(values_of<int32_t>(y), (std::vector<int32_t>{0, 1, 1, 2, 6, 4, 2, 5, 3}));
 }
 
 TEST(QLinearConv, PerChannelScalesAndBias) {
@@ -179,7 +136,7 @@ TEST(QLinearConv, PerChannelScalesAndBias) {
                   vec<int8_t>({0, 0}), Tensor::scalar<float>(1.f), Tensor::scalar<uint8_t>(100), vec<int32_t>({1, 2})},
                  {}, 10);
   EXPECT_EQ(y.shape(), (Shape{1, 2, 1, 2}));
-  EXPECT_EQ(values<uint8_t>(y), (std::vector<uint8_t>{102, 102, 100, 100}));
+  EXPECT_EQ(values_of<uint8_t>(y), (std::vector<uint8_t>{102, 102, 100, 100}));
   EXPECT_THROW(run("QLinearConv",
                    {x, Tensor::scalar<float>(1.f), Tensor::scalar<uint8_t>(1), w, vec<float>({0.5f, 0.25f, 1.f}),
                     vec<int8_t>({0, 0}), Tensor::scalar<float>(1.f), Tensor::scalar<uint8_t>(100)},
@@ -194,7 +151,7 @@ TEST(QLinearAdd, BroadcastsAndSaturates) {
       run_ms("QLinearAdd", {a, Tensor::scalar<float>(0.5f), Tensor::scalar<uint8_t>(10), b, Tensor::scalar<float>(1.f),
                             Tensor::scalar<uint8_t>(128), Tensor::scalar<float>(1.f), Tensor::scalar<uint8_t>(128)});
   EXPECT_EQ(y.shape(), (Shape{2, 3}));
-  EXPECT_EQ(values<uint8_t>(y), (std::vector<uint8_t>{0, 128, 255, 5, 133, 255}));
+  EXPECT_EQ(values_of<uint8_t>(y), (std::vector<uint8_t>{0, 128, 255, 5, 133, 255}));
 }
 
 TEST(QLinearGlobalAveragePool, ChannelsLastAndFirst) {
@@ -202,10 +159,10 @@ TEST(QLinearGlobalAveragePool, ChannelsLastAndFirst) {
   const Tensor one = Tensor::scalar<float>(1.f), zero = Tensor::scalar<uint8_t>(0);
   Tensor y = run_ms("QLinearGlobalAveragePool", {x, one, zero, one, zero}, {{"channels_last", int_attr(1)}});
   EXPECT_EQ(y.shape(), (Shape{1, 1, 1, 2}));
-  EXPECT_EQ(values<uint8_t>(y), (std::vector<uint8_t>{2, 25}));  // 2.5 -> 2
+  EXPECT_EQ(values_of<uint8_t>(y), (std::vector<uint8_t>{2, 25}));  // 2.5 -> 2
   y = run_ms("QLinearGlobalAveragePool", {x, one, zero, one, zero});
   EXPECT_EQ(y.shape(), (Shape{1, 2, 1, 1}));
-  EXPECT_EQ(values<uint8_t>(y), (std::vector<uint8_t>{8, 19}));
+  EXPECT_EQ(values_of<uint8_t>(y), (std::vector<uint8_t>{8, 19}));
 }
 
 TEST(QLinearAveragePool, CountIncludePad) {
@@ -214,10 +171,10 @@ TEST(QLinearAveragePool, CountIncludePad) {
   Attrs attrs{{"kernel_shape", ints_attr({2, 2})}, {"strides", ints_attr({2, 2})}, {"pads", ints_attr({1, 1, 1, 1})}};
   Tensor y =
       run_ms("QLinearAveragePool", {x, Tensor::scalar<float>(1.f), zero, Tensor::scalar<float>(0.25f), zero}, attrs);
-  EXPECT_EQ(values<uint8_t>(y), (std::vector<uint8_t>{4, 8, 12, 16}));
+  EXPECT_EQ(values_of<uint8_t>(y), (std::vector<uint8_t>{4, 8, 12, 16}));
   attrs["count_include_pad"] = int_attr(1);
   y = run_ms("QLinearAveragePool", {x, Tensor::scalar<float>(1.f), zero, Tensor::scalar<float>(0.25f), zero}, attrs);
-  EXPECT_EQ(values<uint8_t>(y), (std::vector<uint8_t>{1, 2, 3, 4}));
+  EXPECT_EQ(values_of<uint8_t>(y), (std::vector<uint8_t>{1, 2, 3, 4}));
 }
 
 TEST(QLinearConcat, RequantizesEachInput) {
@@ -227,7 +184,7 @@ TEST(QLinearConcat, RequantizesEachInput) {
               Tensor::scalar<float>(1.f), Tensor::scalar<uint8_t>(0), Tensor::from_vector<uint8_t>({1, 2}, {3, 6}),
               Tensor::scalar<float>(0.5f), Tensor::scalar<uint8_t>(1)},
              {{"axis", int_attr(-1)}});
-  EXPECT_EQ(values<uint8_t>(y), (std::vector<uint8_t>{7, 1, 2}));  // (3-1)*0.5 = 1, (6-1)*0.5 = 2.5 -> 2
+  EXPECT_EQ(values_of<uint8_t>(y), (std::vector<uint8_t>{7, 1, 2}));  // (3-1)*0.5 = 1, (6-1)*0.5 = 2.5 -> 2
 }
 
 // ---- control flow, through a session ----
@@ -311,25 +268,25 @@ std::map<std::string, Tensor> loop_inputs(int64_t trips, bool cond) {
 TEST(Loop, CarriesValuesAndStacksScanOutputs) {
   Session s = load(loop_model(true, true));
   auto out = s.run(loop_inputs(3, true));
-  EXPECT_EQ(values<float>(out[0]), (std::vector<float>{7.f}));
+  EXPECT_EQ(values_of<float>(out[0]), (std::vector<float>{7.f}));
   EXPECT_EQ(out[1].shape(), (Shape{3, 1}));
-  EXPECT_EQ(values<float>(out[1]), (std::vector<float>{5.f, 7.f, 9.f}));
+  EXPECT_EQ(values_of<float>(out[1]), (std::vector<float>{5.f, 7.f, 9.f}));
 }
 
 TEST(Loop, ZeroTripsGiveInitialValuesAndEmptyScans) {
   Session s = load(loop_model(true, true));
   for (auto inputs : {loop_inputs(0, true), loop_inputs(5, false), loop_inputs(-1, true)}) {
     auto out = s.run(inputs);
-    EXPECT_EQ(values<float>(out[0]), (std::vector<float>{1.f}));
+    EXPECT_EQ(values_of<float>(out[0]), (std::vector<float>{1.f}));
     EXPECT_EQ(out[1].shape(), (Shape{0, 1}));
   }
 }
 
 TEST(Loop, ForLoopIgnoresBodyConditionAndEndlessLoopFails) {
   // The body's condition output ends a while loop after one trip, but a for loop (no cond input) ignores it.
-  EXPECT_EQ(values<float>(load(loop_model(true, true, true)).run(loop_inputs(5, true))[0]), (std::vector<float>{3.f}));
+  EXPECT_EQ(values_of<float>(load(loop_model(true, true, true)).run(loop_inputs(5, true))[0]), (std::vector<float>{3.f}));
   Session s = load(loop_model(true, false, true));
-  EXPECT_EQ(values<float>(s.run(loop_inputs(2, true))[0]), (std::vector<float>{5.f}));
+  EXPECT_EQ(values_of<float>(s.run(loop_inputs(2, true))[0]), (std::vector<float>{5.f}));
   Session endless = load(loop_model(false, false));
   EXPECT_THROW(endless.run(loop_inputs(2, true)), Error);
 }
@@ -361,7 +318,7 @@ TEST(If, RunsTheChosenBranchWithOuterScope) {
   set_type(g->add_output(), "y", onnx::TensorProto::FLOAT, {2});
   Session s = load(m);
   const Tensor a = Tensor::from_vector<float>({2}, {3.f, 4.f});
-  EXPECT_EQ(values<float>(s.run({{"c", Tensor::scalar<bool>(true)}, {"a", a}})[0]), (std::vector<float>{6.f, 8.f}));
-  EXPECT_EQ(values<float>(s.run({{"c", Tensor::scalar<bool>(false)}, {"a", a}})[0]), (std::vector<float>{9.f, 16.f}));
+  EXPECT_EQ(values_of<float>(s.run({{"c", Tensor::scalar<bool>(true)}, {"a", a}})[0]), (std::vector<float>{6.f, 8.f}));
+  EXPECT_EQ(values_of<float>(s.run({{"c", Tensor::scalar<bool>(false)}, {"a", a}})[0]), (std::vector<float>{9.f, 16.f}));
   EXPECT_THROW(s.run({{"c", Tensor(DType::Bool, {2})}, {"a", a}}), Error);
 }

@@ -5,74 +5,12 @@
 #include <cmath>
 
 #include "ops/op.h"
+#include "op_harness.h"
 
 using namespace infera;
+using namespace infera::harness;
 
 namespace {
-
-struct OpCall {
-  Node node;
-  std::vector<Tensor> inputs;  // an undefined Tensor marks an omitted optional input
-
-  OpCall(std::string op, int opset, std::vector<Tensor> in, int outputs = 1) : inputs(std::move(in)) {
-    node.name = "n";
-    node.op_type = std::move(op);
-    node.opset = opset;
-    for (size_t i = 0; i < inputs.size(); ++i) node.inputs.push_back(inputs[i].defined() ? "in" + std::to_string(i) : "");
-    for (int i = 0; i < outputs; ++i) node.outputs.push_back("out" + std::to_string(i));
-  }
-  Attribute& attr(const std::string& name, Attribute::Kind kind) {
-    Attribute& a = node.attrs[name];
-    a.kind = kind;
-    return a;
-  }
-  OpCall& ints(const std::string& name, std::vector<int64_t> v) {
-    attr(name, Attribute::Kind::Ints).ints = std::move(v);
-    return *this;
-  }
-  OpCall& i(const std::string& name, int64_t v) {
-    attr(name, Attribute::Kind::Int).i = v;
-    return *this;
-  }
-  OpCall& s(const std::string& name, std::string v) {
-    attr(name, Attribute::Kind::String).s = std::move(v);
-    return *this;
-  }
-  const OpDef& def() const {
-    const OpDef* d = op_table().find("", node.op_type);
-    if (!d) throw Error("no op " + node.op_type);
-    return *d;
-  }
-  // Static inference with only the inputs listed in `known` given values.
-  std::pair<bool, std::vector<TensorType>> infer(std::vector<int> known) {
-    std::vector<TensorType> types;
-    std::vector<const Tensor*> values;
-    for (size_t k = 0; k < inputs.size(); ++k) {
-      const Tensor& t = inputs[k];
-      types.push_back(t.defined() ? TensorType{t.dtype(), t.shape(), true} : TensorType{});
-      bool given = std::find(known.begin(), known.end(), int(k)) != known.end();
-      values.push_back(given && t.defined() ? &t : nullptr);
-    }
-    OpContext ctx(node, types, values);
-    bool ok = def().infer(ctx);
-    std::vector<TensorType> out;
-    for (int k = 0; ok && k < ctx.num_outputs(); ++k) out.push_back(ctx.output_type(k));
-    return {ok, out};
-  }
-  std::vector<Tensor> operator()() {
-    std::vector<TensorType> types;
-    std::vector<const Tensor*> values;
-    for (const Tensor& t : inputs) {
-      types.push_back(t.defined() ? TensorType{t.dtype(), t.shape(), true} : TensorType{});
-      values.push_back(t.defined() ? &t : nullptr);
-    }
-    OpContext ctx(node, types, values);
-    def().infer(ctx);
-    def().compute(ctx);
-    for (int k = 0; k < ctx.num_outputs(); ++k) ctx.output(k);
-    return ctx.outputs();
-  }
-};
 
 Tensor ints(Shape s, std::vector<int64_t> v) { return Tensor::from_vector<int64_t>(std::move(s), v); }
 Tensor floats(Shape s, std::vector<float> v) { return Tensor::from_vector<float>(std::move(s), v); }
@@ -81,11 +19,6 @@ Tensor iota_f(Shape s) {
   for (int64_t k = 0; k < t.numel(); ++k) t.data<float>()[k] = float(k);
   return t;
 }
-template <class T>
-std::vector<T> values(const Tensor& t) {
-  return std::vector<T>(t.data<T>(), t.data<T>() + t.numel());
-}
-
 }  // namespace
 
 TEST(ShapeOps, ReshapeZeroAndMinusOneIsAView) {
@@ -101,11 +34,11 @@ TEST(ShapeOps, ReshapeZeroAndMinusOneIsAView) {
 
 TEST(ShapeOps, InferenceWaitsForUnknownValues) {
   OpCall reshape("Reshape", 14, {iota_f({2, 3}), ints({1}, {-1})});
-  EXPECT_FALSE(reshape.infer({}).first);
+  EXPECT_FALSE(reshape.infer({}).shapes_known);
   auto [ok, out] = reshape.infer({1});
   EXPECT_TRUE(ok);
   EXPECT_EQ(out[0].shape, (Shape{6}));
-  EXPECT_FALSE(OpCall("NonZero", 13, {iota_f({3})}).infer({0}).first);
+  EXPECT_FALSE(OpCall("NonZero", 13, {iota_f({3})}).infer({0}).shapes_known);
 }
 
 // The chain exporters emit for "x.view(x.size(0), -1)": Shape -> Gather -> Unsqueeze -> Concat -> Reshape.
@@ -115,9 +48,9 @@ TEST(ShapeOps, ShapeSubgraphEvaluates) {
   Tensor batch = OpCall("Gather", 13, {shape, Tensor::scalar<int64_t>(0)})()[0];
   Tensor batch1 = OpCall("Unsqueeze", 13, {batch, ints({1}, {0})})()[0];
   Tensor target = OpCall("Concat", 13, {batch1, ints({1}, {-1})}).i("axis", 0)()[0];
-  EXPECT_EQ(values<int64_t>(target), (std::vector<int64_t>{2, -1}));
+  EXPECT_EQ(values_of<int64_t>(target), (std::vector<int64_t>{2, -1}));
   EXPECT_EQ(OpCall("Reshape", 13, {x, target})()[0].shape(), (Shape{2, 12}));
-  EXPECT_EQ(values<int64_t>(OpCall("Shape", 15, {x}).i("start", -2).i("end", 10)()[0]), (std::vector<int64_t>{3, 4}));
+  EXPECT_EQ(values_of<int64_t>(OpCall("Shape", 15, {x}).i("start", -2).i("end", 10)()[0]), (std::vector<int64_t>{3, 4}));
 }
 
 TEST(ShapeOps, SqueezeUnsqueezeAxes) {
@@ -132,42 +65,42 @@ TEST(ShapeOps, SqueezeUnsqueezeAxes) {
 TEST(ShapeOps, ExpandBroadcastsBothWays) {
   Tensor y = OpCall("Expand", 13, {floats({3, 1}, {1, 2, 3}), ints({2}, {1, 2})})()[0];
   EXPECT_EQ(y.shape(), (Shape{3, 2}));
-  EXPECT_EQ(values<float>(y), (std::vector<float>{1, 1, 2, 2, 3, 3}));
+  EXPECT_EQ(values_of<float>(y), (std::vector<float>{1, 1, 2, 2, 3, 3}));
   EXPECT_THROW(OpCall("Expand", 13, {floats({3}, {1, 2, 3}), ints({1}, {2})})(), Error);
 }
 
 TEST(Layout, TransposeAndTileMoveBools) {
   Tensor b = Tensor::from_vector<bool>({2, 3}, {true, false, false, false, true, true});
-  EXPECT_EQ(values<bool>(OpCall("Transpose", 13, {b})()[0]), (std::vector<bool>{true, false, false, true, false, true}));
+  EXPECT_EQ(values_of<bool>(OpCall("Transpose", 13, {b})()[0]), (std::vector<bool>{true, false, false, true, false, true}));
   Tensor t = OpCall("Tile", 13, {b, ints({2}, {1, 2})})()[0];
   EXPECT_EQ(t.shape(), (Shape{2, 6}));
-  EXPECT_EQ(values<bool>(t)[3], true);
+  EXPECT_EQ(values_of<bool>(t)[3], true);
   EXPECT_THROW(OpCall("Transpose", 13, {b}).ints("perm", {0, 0})(), Error);
 }
 
 TEST(Layout, TriluWithLargeK) {
   Tensor x = iota_f({2, 3});
-  EXPECT_EQ(values<float>(OpCall("Trilu", 14, {x, Tensor::scalar<int64_t>(INT64_MAX)})()[0]),
+  EXPECT_EQ(values_of<float>(OpCall("Trilu", 14, {x, Tensor::scalar<int64_t>(INT64_MAX)})()[0]),
             (std::vector<float>{0, 0, 0, 0, 0, 0}));
-  EXPECT_EQ(values<float>(OpCall("Trilu", 14, {x, Tensor::scalar<int64_t>(-1)}).i("upper", 0)()[0]),
+  EXPECT_EQ(values_of<float>(OpCall("Trilu", 14, {x, Tensor::scalar<int64_t>(-1)}).i("upper", 0)()[0]),
             (std::vector<float>{0, 0, 0, 3, 0, 0}));
 }
 
 TEST(ConcatSplit, SplitNumOutputsUneven) {
   auto out = OpCall("Split", 18, {iota_f({5})}, 3).i("num_outputs", 3)();
   EXPECT_EQ(out[0].shape(), (Shape{2}));
-  EXPECT_EQ(values<float>(out[2]), (std::vector<float>{4}));
+  EXPECT_EQ(values_of<float>(out[2]), (std::vector<float>{4}));
   EXPECT_THROW(OpCall("Split", 13, {iota_f({5}), ints({2}, {2, 2})}, 2)(), Error);
   Tensor c = OpCall("Concat", 13, {iota_f({2, 0}), iota_f({2, 2})}).i("axis", -1)()[0];
-  EXPECT_EQ(values<float>(c), (std::vector<float>{0, 1, 2, 3}));
+  EXPECT_EQ(values_of<float>(c), (std::vector<float>{0, 1, 2, 3}));
 }
 
 TEST(SlicePad, SliceNegativeStepsAndExtremeEnds) {
   Tensor x = iota_f({5});
   Tensor rev = OpCall("Slice", 13, {x, ints({1}, {-1}), ints({1}, {INT64_MIN}), Tensor(), ints({1}, {-2})})()[0];
-  EXPECT_EQ(values<float>(rev), (std::vector<float>{4, 2, 0}));
+  EXPECT_EQ(values_of<float>(rev), (std::vector<float>{4, 2, 0}));
   Tensor tail = OpCall("Slice", 13, {x, ints({1}, {3}), ints({1}, {INT64_MAX})})()[0];
-  EXPECT_EQ(values<float>(tail), (std::vector<float>{3, 4}));
+  EXPECT_EQ(values_of<float>(tail), (std::vector<float>{3, 4}));
   EXPECT_EQ(OpCall("Slice", 13, {x, ints({1}, {4}), ints({1}, {1})})()[0].numel(), 0);
   EXPECT_THROW(OpCall("Slice", 13, {x, ints({1}, {0}), ints({1}, {1}), ints({1}, {0}), ints({1}, {0})})(), Error);
 }
@@ -175,7 +108,7 @@ TEST(SlicePad, SliceNegativeStepsAndExtremeEnds) {
 TEST(SlicePad, PadModesAndCropping) {
   Tensor x = floats({4}, {1, 2, 3, 4});
   auto pad = [&](const char* mode, std::vector<int64_t> pads, int opset = 19) {
-    return values<float>(OpCall("Pad", opset, {x, ints({2}, std::move(pads))}).s("mode", mode)()[0]);
+    return values_of<float>(OpCall("Pad", opset, {x, ints({2}, std::move(pads))}).s("mode", mode)()[0]);
   };
   EXPECT_EQ(pad("reflect", {2, 1}), (std::vector<float>{3, 2, 1, 2, 3, 4, 3}));
   EXPECT_EQ(pad("edge", {1, -2}), (std::vector<float>{1, 1, 2}));
@@ -184,55 +117,55 @@ TEST(SlicePad, PadModesAndCropping) {
   EXPECT_THROW(pad("wrap", {1, 1}, 18), Error);
   EXPECT_THROW(pad("constant", {-3, -2}), Error);
   Tensor axes_pad = OpCall("Pad", 18, {iota_f({2, 2}), ints({2}, {1, 0}), floats({}, {9}), ints({1}, {-1})})()[0];
-  EXPECT_EQ(values<float>(axes_pad), (std::vector<float>{9, 0, 1, 9, 2, 3}));
+  EXPECT_EQ(values_of<float>(axes_pad), (std::vector<float>{9, 0, 1, 9, 2, 3}));
 }
 
 TEST(Constant, RangeAndConstantOfShape) {
-  EXPECT_EQ(values<int32_t>(OpCall("Range", 11, {Tensor::scalar<int32_t>(10), Tensor::scalar<int32_t>(3),
+  EXPECT_EQ(values_of<int32_t>(OpCall("Range", 11, {Tensor::scalar<int32_t>(10), Tensor::scalar<int32_t>(3),
                                                Tensor::scalar<int32_t>(-3)})()[0]),
             (std::vector<int32_t>{10, 7, 4}));
   EXPECT_EQ(OpCall("Range", 11, {Tensor::scalar(1.0f), Tensor::scalar(0.0f), Tensor::scalar(1.0f)})()[0].numel(), 0);
   EXPECT_THROW(OpCall("Range", 11, {Tensor::scalar<int64_t>(0), Tensor::scalar<int64_t>(3), Tensor::scalar<int64_t>(0)})(),
                Error);
-  EXPECT_EQ(values<float>(OpCall("EyeLike", 9, {iota_f({2, 2})}).i("k", INT64_MIN)()[0]), (std::vector<float>(4, 0)));
+  EXPECT_EQ(values_of<float>(OpCall("EyeLike", 9, {iota_f({2, 2})}).i("k", INT64_MIN)()[0]), (std::vector<float>(4, 0)));
   OpCall fill("ConstantOfShape", 9, {ints({2}, {2, 3})});
-  fill.attr("value", Attribute::Kind::Tensor).t = Tensor::from_vector<int32_t>({1}, {7});
-  EXPECT_EQ(values<int32_t>(fill()[0]), (std::vector<int32_t>(6, 7)));
+  fill.attr("value", tensor_attr(Tensor::from_vector<int32_t>({1}, {7})));
+  EXPECT_EQ(values_of<int32_t>(fill()[0]), (std::vector<int32_t>(6, 7)));
 }
 
 TEST(GatherScatter, IndicesAreCheckedAndWrapped) {
   Tensor x = iota_f({3, 2});
-  EXPECT_EQ(values<float>(OpCall("Gather", 13, {x, ints({1}, {-1})})()[0]), (std::vector<float>{4, 5}));
+  EXPECT_EQ(values_of<float>(OpCall("Gather", 13, {x, ints({1}, {-1})})()[0]), (std::vector<float>{4, 5}));
   EXPECT_THROW(OpCall("Gather", 13, {x, ints({1}, {3})})(), Error);
   EXPECT_THROW(OpCall("GatherElements", 13, {x, ints({1, 1}, {-4})})(), Error);
   Tensor nd = OpCall("GatherND", 13, {x, ints({3, 1}, {1, -1, 0})}).i("batch_dims", 1)()[0];
-  EXPECT_EQ(values<float>(nd), (std::vector<float>{1, 3, 4}));
+  EXPECT_EQ(values_of<float>(nd), (std::vector<float>{1, 3, 4}));
 }
 
 TEST(GatherScatter, ScatterReductions) {
   Tensor data = Tensor::from_vector<int32_t>({3}, {5, 5, 5});
   Tensor upd = Tensor::from_vector<int32_t>({3}, {9, 1, 7});
   Tensor y = OpCall("ScatterElements", 18, {data, ints({3}, {0, 0, -1}), upd}).s("reduction", "max")()[0];
-  EXPECT_EQ(values<int32_t>(y), (std::vector<int32_t>{9, 5, 7}));
+  EXPECT_EQ(values_of<int32_t>(y), (std::vector<int32_t>{9, 5, 7}));
   EXPECT_THROW(OpCall("ScatterElements", 16, {data, ints({3}, {0, 0, 1}), upd}).s("reduction", "max")(), Error);
   Tensor nd = OpCall("ScatterND", 16, {data, ints({2, 1}, {-1, -1}), Tensor::from_vector<int32_t>({2}, {2, 3})})
                   .s("reduction", "mul")()[0];
-  EXPECT_EQ(values<int32_t>(nd), (std::vector<int32_t>{5, 5, 30}));
+  EXPECT_EQ(values_of<int32_t>(nd), (std::vector<int32_t>{5, 5, 30}));
   EXPECT_THROW(OpCall("ScatterND", 16, {data, ints({1, 1}, {3}), Tensor::from_vector<int32_t>({1}, {1})})(), Error);
 }
 
 TEST(Indexing, OneHotUniqueNonZero) {
   Tensor oh = OpCall("OneHot", 11, {ints({2}, {-1, 5}), Tensor::scalar<int64_t>(3), floats({2}, {0, 1})}).i("axis", 0)()[0];
   EXPECT_EQ(oh.shape(), (Shape{3, 2}));
-  EXPECT_EQ(values<float>(oh), (std::vector<float>{0, 0, 0, 0, 1, 0}));
+  EXPECT_EQ(values_of<float>(oh), (std::vector<float>{0, 0, 0, 0, 1, 0}));
   auto u = OpCall("Unique", 11, {floats({2, 3}, {1, 0, 1, 1, 0, 1})}, 4).i("axis", 1).i("sorted", 0)();
   EXPECT_EQ(u[0].shape(), (Shape{2, 2}));
-  EXPECT_EQ(values<float>(u[0]), (std::vector<float>{1, 0, 1, 0}));
-  EXPECT_EQ(values<int64_t>(u[2]), (std::vector<int64_t>{0, 1, 0}));
-  EXPECT_EQ(values<int64_t>(u[3]), (std::vector<int64_t>{2, 1}));
+  EXPECT_EQ(values_of<float>(u[0]), (std::vector<float>{1, 0, 1, 0}));
+  EXPECT_EQ(values_of<int64_t>(u[2]), (std::vector<int64_t>{0, 1, 0}));
+  EXPECT_EQ(values_of<int64_t>(u[3]), (std::vector<int64_t>{2, 1}));
   auto nan = OpCall("Unique", 11, {floats({3}, {NAN, 1, NAN})}, 4)();
   EXPECT_EQ(nan[0].numel(), 2);
-  EXPECT_EQ(values<int64_t>(nan[3]), (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(values_of<int64_t>(nan[3]), (std::vector<int64_t>{1, 2}));
   Tensor nz = OpCall("NonZero", 13, {Tensor::from_vector<bool>({2, 2}, {false, true, true, false})})()[0];
-  EXPECT_EQ(values<int64_t>(nz), (std::vector<int64_t>{0, 1, 1, 0}));
+  EXPECT_EQ(values_of<int64_t>(nz), (std::vector<int64_t>{0, 1, 1, 0}));
 }
