@@ -62,18 +62,7 @@ void conv_forward(const ConvGeometry& g, const C* x, const C* w, const C* bias, 
 
 void conv(OpContext& ctx) {
   const ConvGeometry g = checked_conv_geometry(ctx);
-  const Tensor& x = ctx.input(0);
-  const Tensor& w = ctx.input(1);
-  Tensor& y = ctx.output(0);
-  visit_float(x.dtype(), [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    using C = compute_t<T>;
-    ComputeInput<T> xs(x.data<T>(), x.numel()), ws(w.data<T>(), w.numel());
-    const Tensor* b = ctx.has_input(2) ? &ctx.input(2) : nullptr;
-    ComputeInput<T> bs(b ? b->data<T>() : nullptr, b ? b->numel() : 0);
-    write_as_compute(y.data<T>(), y.numel(),
-                     [&](C* py) { conv_forward<C>(g, xs.data(), ws.data(), b ? bs.data() : nullptr, py); });
-  });
+  run_float_conv(ctx, [&](const auto* x, const auto* w, const auto* bias, auto* y) { conv_forward(g, x, w, bias, y); });
 }
 
 Cost conv_cost(const OpContext& ctx) {

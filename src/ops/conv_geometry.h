@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "ops/gemm_kernel.h"
 #include "ops/op.h"
 
 namespace infera {
@@ -133,6 +134,23 @@ void col2im_add(const ConvGeometry& g, const T* columns, int64_t channels, T* im
       const int64_t i = start + o * stride;
       if (i >= 0 && i < in_last) dst[i] += src[o];
     }
+  });
+}
+
+// Conv and ConvTranspose on float tensors: X (input 0), W (input 1) and optional bias B (input 2) converted to the
+// compute type (float for float16/bfloat16), `forward(x, w, bias_or_null, y)` run on them, Y written back.
+template <class Forward>
+void run_float_conv(OpContext& ctx, Forward&& forward) {
+  const Tensor& x = ctx.input(0);
+  const Tensor& w = ctx.input(1);
+  const Tensor* b = ctx.has_input(2) ? &ctx.input(2) : nullptr;
+  Tensor& y = ctx.output(0);
+  visit_float(x.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    using C = compute_t<T>;
+    ComputeInput<T> xs(x.data<T>(), x.numel()), ws(w.data<T>(), w.numel());
+    ComputeInput<T> bs(b ? b->data<T>() : nullptr, b ? b->numel() : 0);
+    write_as_compute(y.data<T>(), y.numel(), [&](C* py) { forward(xs.data(), ws.data(), b ? bs.data() : nullptr, py); });
   });
 }
 
