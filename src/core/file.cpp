@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "infera/error.h"
@@ -10,6 +11,8 @@ namespace infera {
 
 namespace {
 std::ifstream open_for_reading(const std::string& path) {
+  std::error_code ec;  // a directory opens as a stream whose size reads as huge: refuse it by name
+  if (std::filesystem::is_directory(path, ec)) throw Error(path + ": is a directory, not a file");
   std::ifstream f(path, std::ios::binary);
   if (!f) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
   return f;

@@ -52,7 +52,7 @@ Tensor parse_npy(const void* data, size_t size, const std::string& path) {
   if (!std::regex_search(header, m, std::regex("'shape':\\s*\\(([^)]*)\\)"))) throw bad("no shape");
   Shape shape;
   std::string dims = m[1].str();
-  const std::regex number("\\d+");
+  const std::regex number("-?\\d+");  // with the sign, so that a negative dimension is refused, not read as positive
   for (std::sregex_iterator it(dims.begin(), dims.end(), number), end; it != end; ++it) {
     try {
       shape.push_back(std::stoll(it->str()));

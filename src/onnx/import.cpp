@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <new>
 
 #include "core/file.h"
 #include "infera/tensor_io.h"
@@ -55,7 +56,12 @@ std::string read_external(const Where& w, const onnx::TensorProto& p, size_t exp
   auto rel = full.lexically_relative(base);
   if (rel.empty() || *rel.begin() == "..") fail(w, who + " escapes the model's folder");
   if (offset < 0 || length < -1) fail(w, who + ": negative offset or length");
-  std::string bytes = read_file_range(full.string(), uint64_t(offset), length < 0 ? expected : size_t(length));
+  std::string bytes;
+  try {  // a missing or unreadable file is reported with the model and tensor that point to it
+    bytes = read_file_range(full.string(), uint64_t(offset), length < 0 ? expected : size_t(length));
+  } catch (const Error& e) {
+    fail(w, who + ": " + e.what());
+  }
   if (bytes.size() != expected)
     fail(w, who + " holds " + std::to_string(bytes.size()) + " bytes where " + std::to_string(expected) +
                 " are needed");
@@ -74,27 +80,44 @@ Tensor convert_tensor(const Where& w, const onnx::TensorProto& p) {
     fail(w, who + ": element type " + std::to_string(p.data_type()) + " is not supported");
   Shape shape(p.dims().begin(), p.dims().end());
   DType dt = DType(p.data_type());
-  Tensor t;
+  // Sizes are checked (negative dims, overflow, the allocation limit) and the data is found to be all there
+  // before anything is allocated: a few corrupt bytes must not make infera allocate gigabytes.
+  int64_t n = 0;
   try {
-    t = Tensor(dt, shape);
+    n = shape_numel(shape);
   } catch (const Error& e) {
     fail(w, who + ": " + e.what());
   }
-  const int64_t n = t.numel();
-  const size_t bytes = t.nbytes();
+  if (uint64_t(n) > max_tensor_bytes() / dtype_size(dt))
+    fail(w, who + ": tensor of shape " + shape_str(shape) + " (" + std::string(dtype_name(dt)) +
+                ") exceeds the allocation limit of " + std::to_string(max_tensor_bytes()) + " bytes");
+  const size_t bytes = size_t(n) * dtype_size(dt);
+  auto allocate = [&] {
+    try {
+      return Tensor(dt, shape);
+    } catch (const Error& e) {
+      fail(w, who + ": " + e.what());
+    } catch (const std::bad_alloc&) {
+      fail(w, who + ": out of memory allocating " + std::to_string(bytes) + " bytes");
+    }
+  };
+  Tensor t;
   if (p.data_location() == onnx::TensorProto::EXTERNAL) {
     std::string data = read_external(w, p, bytes);
+    t = allocate();
     std::memcpy(t.raw(), data.data(), bytes);
   } else if (p.has_raw_data()) {
     if (p.raw_data().size() != bytes)
       fail(w, who + ": raw data holds " + std::to_string(p.raw_data().size()) + " bytes, shape " + shape_str(shape) +
                   " needs " + std::to_string(bytes));
+    t = allocate();
     std::memcpy(t.raw(), p.raw_data().data(), bytes);
   } else {
     auto check_count = [&](int count) {
       if (int64_t(count) != n)
         fail(w, who + ": holds " + std::to_string(count) + " values, shape " + shape_str(shape) + " needs " +
                     std::to_string(n));
+      t = allocate();
     };
     switch (dt) {
       case DType::Float32: check_count(p.float_data_size()); copy_typed(p.float_data(), t.data<float>(), n); break;
@@ -185,8 +208,15 @@ Graph convert_graph(const Where& w, const onnx::GraphProto& g, int depth) {
     graph.initializers[t.name()] = convert_tensor(w, t);
   }
   if (g.sparse_initializer_size() > 0) fail(w, "sparse initializers are not supported");
-  for (const auto& in : g.input())
-    if (!graph.initializers.count(in.name())) graph.inputs.push_back(convert_value_info(in));
+  for (const auto& in : g.input()) {
+    if (graph.initializers.count(in.name())) continue;
+    const auto& dims = in.type().tensor_type().shape().dim();
+    for (int d = 0; d < dims.size(); ++d)  // else taken as an unknown dim, and the input made with size 1
+      if (dims[d].has_dim_value() && dims[d].dim_value() < 0)
+        fail(w, "graph input '" + in.name() + "' declares a negative dimension " +
+                    std::to_string(dims[d].dim_value()) + " (dim " + std::to_string(d) + ")");
+    graph.inputs.push_back(convert_value_info(in));
+  }
   for (const auto& out : g.output()) graph.outputs.push_back(convert_value_info(out));
   for (const auto& v : g.value_info()) graph.value_infos[v.name()] = convert_value_info(v);
   graph.nodes.reserve(size_t(g.node_size()));

@@ -76,6 +76,8 @@ void Executor::run_node(const Node& node, Scope& scope) const {
     if (msg.rfind(model_.path + ":", 0) == 0) throw;  // already located (e.g. inside a subgraph)
     if (msg.rfind("node '", 0) != 0) msg = node.label() + ": " + msg;
     throw Error(model_.path + ": " + msg);
+  } catch (const std::exception& e) {  // a kernel's std::length_error, std::out_of_range, ...: still located
+    throw Error(model_.path + ": " + node.label() + ": " + e.what());
   }
 }
 

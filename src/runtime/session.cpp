@@ -24,7 +24,8 @@ struct Session::Impl {
   void check_inputs(const std::map<std::string, Tensor>& inputs) const {
     const std::string& file = model->path;
     const auto& declared = model->graph.inputs;
-    for (const auto& [name, t] : inputs) {
+    for (const auto& given : inputs) {
+      const std::string& name = given.first;  // not a structured binding: clang 14 cannot capture those
       bool known = std::any_of(declared.begin(), declared.end(), [&](const ValueInfo& v) { return v.name == name; });
       if (!known && !model->graph.initializers.count(name)) {
         std::string names;

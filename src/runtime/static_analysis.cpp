@@ -44,10 +44,13 @@ GraphAnalysis analyze_graph(const Model& model, const ModelPlan& plan,
       const Tensor* v = c == constants.end() ? nullptr : &c->second;
       if (!v && !in.empty()) {
         all_constant = false;
-        if (node.def && node.def->reads_shapes_only && type.shape_known && type_bytes(type) < kMaxShapeOnlyBytes &&
-            dtype_size(type.dtype) > 0) {
-          placeholders.emplace_back(type.dtype, type.shape);
-          v = &placeholders.back();
+        try {  // type_bytes() throws for a shape whose size overflows: then there is no placeholder
+          if (node.def && node.def->reads_shapes_only && type.shape_known && type_bytes(type) < kMaxShapeOnlyBytes &&
+              dtype_size(type.dtype) > 0) {
+            placeholders.emplace_back(type.dtype, type.shape);
+            v = &placeholders.back();
+          }
+        } catch (const Error&) {
         }
       }
       types.push_back(type);
@@ -70,8 +73,8 @@ GraphAnalysis analyze_graph(const Model& model, const ModelPlan& plan,
                 constants[node.outputs[size_t(i)]] = ctx.outputs()[size_t(i)];
           }
         }
-      } catch (const Error&) {
-        na.known = false;  // the node will report its problem when it runs
+      } catch (const std::exception&) {  // infera::Error, or std::bad_alloc and the like from a kernel
+        na.known = false;                // the node will report its problem when it runs
       }
     }
     for (size_t i = 0; i < node.outputs.size(); ++i)

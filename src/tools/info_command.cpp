@@ -74,9 +74,14 @@ int info_command(const InfoArgs& args) {
              sum.nodes_without_cost ? fmt::format(" ({} nodes with data-dependent shapes not counted)", sum.nodes_without_cost) : "");
   if (!sum.unsupported.empty()) {
     fmt::print("unsupported operators ({} nodes):\n", sum.unsupported.size());
-    for (const UnsupportedNode& u : sum.unsupported)
-      fmt::print("  {:<28} node '{}'\n", (u.domain.empty() ? "" : u.domain + ".") + u.op_type, u.node_name);
-    return 1;
+    std::string nodes;  // exit 1 always comes with the one-line error, as for every other failure
+    for (const UnsupportedNode& u : sum.unsupported) {
+      std::string op = (u.domain.empty() ? "" : u.domain + ".") + u.op_type;
+      fmt::print("  {:<28} node '{}'\n", op, u.node_name);
+      if (nodes.size() < 200) nodes += fmt::format("{}node '{}' ({})", nodes.empty() ? "" : ", ", u.node_name, op);
+    }
+    throw Error(fmt::format("{}: {} node(s) with unsupported operators: {}{}", args.model, sum.unsupported.size(),
+                            nodes, nodes.size() < 200 ? "" : ", ..."));
   }
   return 0;
 }

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <fmt/format.h>
+#include <new>
 #include <random>
 
 #include "core/dispatch.h"
@@ -72,14 +73,25 @@ std::map<std::string, Tensor> make_inputs(const Session& s, const std::vector<st
       file = spec.substr(eq + 1);
     } else {
       if (positional >= s.inputs().size())
-        throw Error("--input '" + spec + "': the model has only " + std::to_string(s.inputs().size()) + " inputs");
+        throw Error(s.path() + ": --input '" + spec + "': the model has only " + std::to_string(s.inputs().size()) +
+                    " input(s)");
       name = s.inputs()[positional++].name;
     }
+    if (inputs.count(name)) throw Error(s.path() + ": input '" + name + "' is given more than once");
     inputs[name] = read_tensor_file(file);
   }
   std::mt19937 rng(0);
-  for (const ValueInfo& v : s.inputs())
-    if (!inputs.count(v.name)) inputs[v.name] = random_tensor(v.dtype, shape_for(v, shapes), rng);
+  for (const ValueInfo& v : s.inputs()) {
+    if (inputs.count(v.name)) continue;
+    try {  // the declared (or --shape) dims may be absurd: say which model and input asked for them
+      inputs[v.name] = random_tensor(v.dtype, shape_for(v, shapes), rng);
+    } catch (const Error& e) {
+      throw Error(s.path() + ": random input '" + v.name + "': " + e.what());
+    } catch (const std::bad_alloc&) {
+      throw Error(s.path() + ": random input '" + v.name + "' of shape " + shape_str(shape_for(v, shapes)) +
+                  ": out of memory");
+    }
+  }
   return inputs;
 }
 

@@ -39,7 +39,12 @@ int main(int argc, char** argv) {
     (void)demo_cmd;
     return demo_command();
   } catch (const std::exception& e) {
-    fmt::print(stderr, "infera: error: {}\n", e.what());
+    // Messages quote names taken from the model file: escape control characters, so that the message stays one
+    // line and cannot drive the terminal.
+    std::string msg;
+    for (unsigned char c : std::string(e.what()))
+      msg += c < 0x20 || c == 0x7f ? fmt::format("\\x{:02x}", c) : std::string(1, char(c));
+    fmt::print(stderr, "infera: error: {}\n", msg);
     return 1;
   }
 }
