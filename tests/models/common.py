@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
 SKIP = 77
 try:
@@ -222,6 +223,28 @@ class Table:
 
     def __init__(self, title, columns=("model", "check", "result", "measure", "limit", "time")):
         self.title, self.columns, self.rows, self.failed = title, columns, [], False
+        self.errors = []  # (model, infera's message)
+
+    def guarded(self, model, fn, what=""):
+        """Runs fn(), which adds its own rows; an infera error or any other exception (a bug in the test or in the
+        reference run) becomes a failed row instead, and the test goes on with the next check."""
+        blanks = [""] * (len(self.columns) - 4)
+        try:
+            fn()
+        except InferaError as e:
+            self.errors.append((model, str(e)))
+            self.add(model, what, "FAIL", f"infera: {e}", *blanks, ok=False)
+        except Exception as e:
+            traceback.print_exc()
+            self.add(model, what, "ERROR", f"{type(e).__name__}: {e}", *blanks, ok=False)
+
+    def finish(self, total):
+        """Prints the table, infera's error messages and the total time; returns the exit code."""
+        rc = self.print()
+        for model, msg in self.errors:
+            print(f"  infera error on {model}: {msg}")
+        print(f"total time {total}")
+        return rc
 
     def add(self, *cells, ok=True):
         self.rows.append([str(c) for c in cells])

@@ -15,12 +15,11 @@ Exits 0 when all pass, 1 on any failure, 77 (skip) without ../shared or ONNX Run
 """
 import os
 import sys
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402  (first: skips cleanly without numpy)
 import numpy as np  # noqa: E402
-from common import InferaError, Timer, compare, pct  # noqa: E402
+from common import Timer, compare, pct  # noqa: E402
 
 MNIST_MIN_TOP1 = 0.989
 MNIST_BATCH = 1000
@@ -109,23 +108,11 @@ def main():
     env = common.Env()
     env.need_ort()
     table = common.Table("infera accuracy on real data")
-    errors = []
     total = Timer()
     with total:
         for name, fn in (("mnist-8-opt", test_mnist), ("mobilenetv2-12-fp32", test_imagenet)):
-            try:
-                fn(env, table)
-            except InferaError as e:
-                errors.append((name, str(e)))
-                table.add(name, "accuracy", "FAIL", f"infera: {e}", "", "", ok=False)
-            except Exception as e:
-                traceback.print_exc()
-                table.add(name, "accuracy", "ERROR", f"{type(e).__name__}: {e}", "", "", ok=False)
-    rc = table.print()
-    for name, msg in errors:
-        print(f"  infera error on {name}: {msg}")
-    print(f"total time {total}")
-    return rc
+            table.guarded(name, lambda: fn(env, table), "accuracy")
+    return table.finish(total)
 
 
 if __name__ == "__main__":

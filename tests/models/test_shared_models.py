@@ -21,12 +21,11 @@ Exits 0 when all pass, 1 on any failure, 77 (skip) without ../shared or ONNX Run
 """
 import os
 import sys
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402  (first: skips cleanly without numpy)
 import numpy as np  # noqa: E402
-from common import InferaError, Timer, compare, pct  # noqa: E402
+from common import Timer, compare, pct  # noqa: E402
 
 FP32_TOL = 1e-4
 ARGMAX_MIN = 0.99
@@ -71,21 +70,15 @@ class Suite:
     def __init__(self, env):
         self.env = env
         self.table = common.Table("infera vs ONNX Runtime on the shared models")
-        self.errors = []  # (model, infera message)
 
     def check(self, model, what, fn):
         """Runs fn() -> (ok, measure, limit) and adds a row; infera errors and exceptions are failures."""
-        t = Timer()
-        try:
+        def timed():
+            t = Timer()
             with t:
                 ok, measure, limit = fn()
             self.table.add(model, what, "ok" if ok else "FAIL", measure, limit, t, ok=ok)
-        except InferaError as e:
-            self.errors.append((model, str(e)))
-            self.table.add(model, what, "FAIL", f"infera: {e}", "", t, ok=False)
-        except Exception as e:  # a bug in the test or in the reference run: report, keep going
-            traceback.print_exc()
-            self.table.add(model, what, "ERROR", f"{type(e).__name__}: {e}", "", t, ok=False)
+        self.table.guarded(model, timed, what)
 
     # ---- fp32: outputs to 1e-4 relative ----
     def fp32(self, name, inputs, many):
@@ -218,13 +211,7 @@ def main():
             s.int8_random("anomaly-ae-int8", runs=2, seed=2)
         if want("stories260K"):
             s.stories()
-    rc = s.table.print()
-    if s.errors:
-        print("\ninfera errors:")
-        for model, msg in s.errors:
-            print(f"  {model}: {msg}")
-    print(f"total time {total}")
-    return rc
+    return s.table.finish(total)
 
 
 if __name__ == "__main__":

@@ -23,12 +23,11 @@ import inspect
 import math
 import os
 import sys
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402  (first: skips cleanly without numpy)
 import numpy as np  # noqa: E402
-from common import InferaError, Timer, compare  # noqa: E402
+from common import Timer, compare  # noqa: E402
 
 TOL = 1e-4
 
@@ -149,6 +148,24 @@ def export(env, name):
     return base + ".onnx", inputs, outputs, opset
 
 
+def check(env, table, name):
+    """Exports `name`, runs it in infera and compares with PyTorch's outputs: one row."""
+    te, tr = Timer(), Timer()
+    with te:
+        path, inputs, ref, opset = export(env, name)
+    with tr:
+        got = env.run_infera(path, inputs)
+    ok = len(got) == len(ref)
+    parts = []
+    for g, r in zip(got, ref):
+        o, rel, note = compare(g, r, TOL)
+        ok &= o
+        parts.append(f"rel {rel:.2e}" + (f" {note}" if note else ""))
+    if len(got) != len(ref):
+        parts.append(f"{len(got)} outputs, PyTorch {len(ref)}")
+    table.add(name, opset, "ok" if ok else "FAIL", ", ".join(parts) + f" (limit {TOL:g})", te, tr, ok=ok)
+
+
 def main():
     only = None
     if "--only" in sys.argv:
@@ -160,36 +177,11 @@ def main():
         common.skip(f"PyTorch not importable with {sys.executable}: {TORCH_ERROR}")
     table = common.Table("infera vs PyTorch on torch.onnx.export'ed models",
                          ("model", "opset", "result", "outputs", "export", "infera run"))
-    errors = []
     total = Timer()
     with total:
         for name in only or MODELS:
-            te, tr = Timer(), Timer()
-            try:
-                with te:
-                    path, inputs, ref, opset = export(env, name)
-                with tr:
-                    got = env.run_infera(path, inputs)
-                ok = len(got) == len(ref)
-                parts = []
-                for g, r in zip(got, ref):
-                    o, rel, note = compare(g, r, TOL)
-                    ok &= o
-                    parts.append(f"rel {rel:.2e}" + (f" {note}" if note else ""))
-                if len(got) != len(ref):
-                    parts.append(f"{len(got)} outputs, PyTorch {len(ref)}")
-                table.add(name, opset, "ok" if ok else "FAIL", ", ".join(parts) + f" (limit {TOL:g})", te, tr, ok=ok)
-            except InferaError as e:
-                errors.append((name, str(e)))
-                table.add(name, "", "FAIL", f"infera: {e}", te, tr, ok=False)
-            except Exception as e:
-                traceback.print_exc()
-                table.add(name, "", "ERROR", f"{type(e).__name__}: {e}", "", "", ok=False)
-    rc = table.print()
-    for name, msg in errors:
-        print(f"  infera error on {name}: {msg}")
-    print(f"total time {total}")
-    return rc
+            table.guarded(name, lambda: check(env, table, name))
+    return table.finish(total)
 
 
 if __name__ == "__main__":
