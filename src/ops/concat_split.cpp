@@ -78,7 +78,7 @@ bool split_sizes(const OpContext& ctx, std::vector<int64_t>& sizes) {
   int64_t total = 0;
   for (int64_t s : sizes) {
     if (s < 0) ctx.fail("split sizes must be non-negative");
-    total += s;
+    total = checked_add(ctx, total, s);
   }
   if (total != dim) ctx.fail("split sizes sum to " + std::to_string(total) + ", not " + std::to_string(dim));
   return true;

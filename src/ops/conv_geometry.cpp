@@ -1,4 +1,5 @@
 #include "ops/conv_geometry.h"
+#include "ops/helpers.h"
 
 namespace infera {
 
@@ -17,10 +18,11 @@ std::string dims_str(const std::vector<int64_t>& v) {
 // Output length of one window dimension; fills the effective pads for auto_pad modes other than NOTSET.
 int64_t window_output_dim(const OpContext& ctx, const std::string& auto_pad, int64_t in, int64_t kernel,
                           int64_t stride, int64_t dilation, bool ceil_mode, int64_t& pad_begin, int64_t& pad_end) {
-  const int64_t extent = (kernel - 1) * dilation + 1;
+  // Attributes are untrusted: every size here is computed with overflow checks.
+  const int64_t extent = checked_add(ctx, checked_mul(ctx, kernel - 1, dilation), 1);
   if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-    const int64_t out = (in + stride - 1) / stride;
-    const int64_t total = std::max<int64_t>(0, (out - 1) * stride + extent - in);
+    const int64_t out = checked_add(ctx, in, stride - 1) / stride;
+    const int64_t total = std::max<int64_t>(0, checked_add(ctx, checked_mul(ctx, out - 1, stride), extent) - in);
     const int64_t small = total / 2, large = total - small;
     pad_begin = auto_pad == "SAME_UPPER" ? small : large;
     pad_end = total - pad_begin;
@@ -31,12 +33,12 @@ int64_t window_output_dim(const OpContext& ctx, const std::string& auto_pad, int
   } else if (auto_pad != "NOTSET" && !auto_pad.empty()) {
     ctx.fail("unknown auto_pad '" + auto_pad + "'");
   }
-  const int64_t span = in + pad_begin + pad_end - extent;
+  const int64_t padded = checked_add(ctx, checked_add(ctx, in, pad_begin), pad_end);
+  const int64_t span = padded - extent;
   if (span < 0)
-    ctx.fail("kernel extent " + std::to_string(extent) + " exceeds padded input size " +
-             std::to_string(in + pad_begin + pad_end));
-  int64_t out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
-  if (ceil_mode && (out - 1) * stride >= in + pad_begin) --out;  // last window would start in the end padding
+    ctx.fail("kernel extent " + std::to_string(extent) + " exceeds padded input size " + std::to_string(padded));
+  int64_t out = (ceil_mode ? checked_add(ctx, span, stride - 1) / stride : span / stride) + 1;
+  if (ceil_mode && checked_mul(ctx, out - 1, stride) >= in + pad_begin) --out;  // last window would start in the end padding
   return out;
 }
 

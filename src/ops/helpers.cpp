@@ -46,6 +46,20 @@ std::vector<int> normalize_axes(const OpContext& ctx, const std::vector<int64_t>
   return out;
 }
 
+int64_t checked_add(const OpContext& ctx, int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r))
+    ctx.fail("size " + std::to_string(a) + " + " + std::to_string(b) + " overflows int64");
+  return r;
+}
+
+int64_t checked_mul(const OpContext& ctx, int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_mul_overflow(a, b, &r))
+    ctx.fail("size " + std::to_string(a) + " * " + std::to_string(b) + " overflows int64");
+  return r;
+}
+
 std::vector<int64_t> contiguous_strides(const Shape& shape) {
   std::vector<int64_t> s(shape.size(), 1);
   for (size_t i = shape.size(); i-- > 1;) s[i - 1] = s[i] * shape[i];

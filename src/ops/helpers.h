@@ -91,6 +91,10 @@ To convert(From v) {
 int normalize_axis(const OpContext& ctx, int64_t axis, int rank);
 std::vector<int> normalize_axes(const OpContext& ctx, const std::vector<int64_t>& axes, int rank);
 
+// a + b and a * b for sizes computed from attributes and input values, failing the node instead of overflowing.
+int64_t checked_add(const OpContext& ctx, int64_t a, int64_t b);
+int64_t checked_mul(const OpContext& ctx, int64_t a, int64_t b);
+
 // Row-major strides of a shape.
 std::vector<int64_t> contiguous_strides(const Shape& shape);
 

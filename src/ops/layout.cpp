@@ -121,12 +121,12 @@ int64_t block_size(const OpContext& ctx) {
 }
 
 bool infer_depth_to_space(OpContext& ctx) {
-  const int64_t b = block_size(ctx);
+  const int64_t b = block_size(ctx), bb = checked_mul(ctx, b, b);
   const Shape& s = ctx.shape(0);
-  if (s[1] % (b * b) != 0) ctx.fail("channels " + std::to_string(s[1]) + " are not divisible by blocksize^2");
+  if (s[1] % bb != 0) ctx.fail("channels " + std::to_string(s[1]) + " are not divisible by blocksize^2");
   std::string mode = ctx.node().attr_string("mode", "DCR");
   if (mode != "DCR" && mode != "CRD") ctx.fail("unknown mode '" + mode + "'");
-  ctx.set_output(0, ctx.dtype(0), {s[0], s[1] / (b * b), s[2] * b, s[3] * b});
+  ctx.set_output(0, ctx.dtype(0), {s[0], s[1] / bb, checked_mul(ctx, s[2], b), checked_mul(ctx, s[3], b)});
   return true;
 }
 
@@ -144,7 +144,7 @@ bool infer_space_to_depth(OpContext& ctx) {
   const int64_t b = block_size(ctx);
   const Shape& s = ctx.shape(0);
   if (s[2] % b != 0 || s[3] % b != 0) ctx.fail("spatial size " + shape_str(s) + " is not divisible by blocksize");
-  ctx.set_output(0, ctx.dtype(0), {s[0], s[1] * b * b, s[2] / b, s[3] / b});
+  ctx.set_output(0, ctx.dtype(0), {s[0], checked_mul(ctx, checked_mul(ctx, s[1], b), b), s[2] / b, s[3] / b});
   return true;
 }
 

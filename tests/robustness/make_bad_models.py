@@ -255,6 +255,77 @@ def make_crafted(out_dir):
     # protobuf's own recursion limit (100 messages deep) may refuse it before infera's 32-level check does
     both("subgraphs_40_deep", m, reason="nested deeper|not a valid ONNX model")
 
+    # -- operators asked for absurd sizes: attributes and constant inputs of 2**40, 2**62, negative, zero --------
+    # Each must end in a located error (the node named), or, where the ONNX semantics clamp (Slice), a result.
+    X4 = _vi("X", [1, 4, 4, 4])
+
+    def i64(name, vals):
+        return helper.make_tensor(name, TensorProto.INT64, [len(vals)], vals)
+
+    def op_case(id, node, inits=(), expect="error", reason=None):
+        m = _model([node], [X4], [_vi("Y", None)], inits)
+        path = _save(m, os.path.join(d, "op_" + id + ".onnx"))
+        names = [path] if expect == "error_or_ok" else [path, node.name]
+        _case(cases, "op/" + id + "/run", ["run", path], expect=expect, names=names, reason=reason)
+        _case(cases, "op/" + id + "/info", ["info", path], expect="error_or_ok", names=[path])
+
+    big, huge = 2**40, 2**62
+    op_case("depthtospace_blocksize_2pow62", helper.make_node("DepthToSpace", ["X"], ["Y"], name="d2s", blocksize=huge))
+    op_case("spacetodepth_blocksize_2pow62", helper.make_node("SpaceToDepth", ["X"], ["Y"], name="s2d", blocksize=huge))
+    op_case("depthtospace_blocksize_0", helper.make_node("DepthToSpace", ["X"], ["Y"], name="d2s", blocksize=0))
+    op_case("conv_strides_0", helper.make_node("Conv", ["X", "W"], ["Y"], name="conv", strides=[0, 0]),
+            [helper.make_tensor("W", TensorProto.FLOAT, [2, 4, 1, 1], [0.5] * 8)])
+    op_case("conv_pads_2pow62", helper.make_node("Conv", ["X", "W"], ["Y"], name="conv", pads=[huge] * 4),
+            [helper.make_tensor("W", TensorProto.FLOAT, [2, 4, 1, 1], [0.5] * 8)])
+    op_case("conv_dilations_2pow62", helper.make_node("Conv", ["X", "W"], ["Y"], name="conv", dilations=[huge] * 2),
+            [helper.make_tensor("W", TensorProto.FLOAT, [2, 4, 2, 2], [0.5] * 32)])
+    op_case("conv_group_0", helper.make_node("Conv", ["X", "W"], ["Y"], name="conv", group=0),
+            [helper.make_tensor("W", TensorProto.FLOAT, [2, 4, 1, 1], [0.5] * 8)])
+    op_case("maxpool_kernel_2pow62", helper.make_node("MaxPool", ["X"], ["Y"], name="pool", kernel_shape=[huge] * 2))
+    op_case("maxpool_kernel_negative", helper.make_node("MaxPool", ["X"], ["Y"], name="pool", kernel_shape=[-2, -2]))
+    op_case("reshape_2pow62", helper.make_node("Reshape", ["X", "S"], ["Y"], name="reshape"), [i64("S", [huge, 4])])
+    op_case("reshape_negative", helper.make_node("Reshape", ["X", "S"], ["Y"], name="reshape"), [i64("S", [-5, 16])])
+    op_case("tile_2pow40", helper.make_node("Tile", ["X", "R"], ["Y"], name="tile"), [i64("R", [1, 1, big, big])])
+    op_case("tile_negative", helper.make_node("Tile", ["X", "R"], ["Y"], name="tile"), [i64("R", [1, 1, -1, 1])])
+    op_case("expand_2pow40", helper.make_node("Expand", ["X", "S"], ["Y"], name="expand"), [i64("S", [big, 4, 4, 4])])
+    op_case("constantofshape_2pow40", helper.make_node("ConstantOfShape", ["S"], ["Y"], name="cos"), [i64("S", [big, big])])
+    op_case("constantofshape_negative", helper.make_node("ConstantOfShape", ["S"], ["Y"], name="cos"), [i64("S", [-3])])
+    op_case("range_2pow62", helper.make_node("Range", ["A", "B", "C"], ["Y"], name="range"),
+            [helper.make_tensor("A", TensorProto.INT64, [], [0]), helper.make_tensor("B", TensorProto.INT64, [], [huge]),
+             helper.make_tensor("C", TensorProto.INT64, [], [1])])
+    op_case("range_delta_0", helper.make_node("Range", ["A", "B", "C"], ["Y"], name="range"),
+            [helper.make_tensor("A", TensorProto.INT64, [], [0]), helper.make_tensor("B", TensorProto.INT64, [], [10]),
+             helper.make_tensor("C", TensorProto.INT64, [], [0])])
+    op_case("pad_2pow40", helper.make_node("Pad", ["X", "P"], ["Y"], name="pad"), [i64("P", [0, 0, big, big] * 2)])
+    op_case("pad_negative_past_size", helper.make_node("Pad", ["X", "P"], ["Y"], name="pad"),
+            [i64("P", [0, 0, -9, -9, 0, 0, 0, 0])])
+    op_case("onehot_depth_2pow40", helper.make_node("OneHot", ["I", "D", "V"], ["Y"], name="onehot"),
+            [i64("I", [1, 2]), i64("D", [big]), helper.make_tensor("V", TensorProto.FLOAT, [2], [0, 1])])
+    op_case("topk_k_2pow40", helper.make_node("TopK", ["X", "K"], ["Y", "Yi"], name="topk"), [i64("K", [big])])
+    op_case("gather_index_out_of_range", helper.make_node("Gather", ["X", "I"], ["Y"], name="gather", axis=1),
+            [i64("I", [0, 4])])
+    op_case("gather_index_2pow62", helper.make_node("Gather", ["X", "I"], ["Y"], name="gather", axis=1),
+            [i64("I", [-huge])])
+    op_case("slice_extreme_bounds", helper.make_node("Slice", ["X", "St", "En"], ["Y"], name="slice"),
+            [i64("St", [-huge, huge, 0, -huge]), i64("En", [huge, -huge, huge, huge])], expect="error_or_ok")
+    # four non-negative sizes whose sum wraps around to exactly 4, the extent of the axis
+    op_case("split_sizes_sum_wraps", helper.make_node("Split", ["X", "S"], ["Y", "Y2", "Y3", "Y4"], name="split", axis=1),
+            [i64("S", [huge, huge, huge, huge + 4])])
+    op_case("resize_sizes_2pow20", helper.make_node("Resize", ["X", "", "", "S"], ["Y"], name="resize"),
+            [i64("S", [1, 4, 2**20, 2**20])])
+    op_case("transpose_perm_out_of_range", helper.make_node("Transpose", ["X"], ["Y"], name="transpose", perm=[0, 1, 2, 9]))
+    op_case("concat_axis_2pow62", helper.make_node("Concat", ["X", "X"], ["Y"], name="concat", axis=huge))
+    op_case("softmax_axis_negative_2pow62", helper.make_node("Softmax", ["X"], ["Y"], name="softmax", axis=-huge))
+    op_case("reducesum_axes_2pow62", helper.make_node("ReduceSum", ["X", "A"], ["Y"], name="reduce"), [i64("A", [huge])])
+    op_case("einsum_garbage_equation", helper.make_node("Einsum", ["X"], ["Y"], name="einsum", equation="ab,,->->>"))
+    op_case("cast_to_string", helper.make_node("Cast", ["X"], ["Y"], name="cast", to=TensorProto.STRING))
+    op_case("cast_to_unknown_type", helper.make_node("Cast", ["X"], ["Y"], name="cast", to=77))
+    loop_body = helper.make_graph([helper.make_node("Identity", ["c"], ["c_out"], name="body_cond"),
+                                   helper.make_node("Identity", ["i"], ["scan"], name="body_scan")], "body",
+                                  [_vi("i", [], TensorProto.INT64), _vi("c", [], TensorProto.BOOL)],
+                                  [_vi("c_out", [], TensorProto.BOOL), _vi("scan", [], TensorProto.INT64)])
+    op_case("loop_without_bounds", helper.make_node("Loop", ["", ""], ["Y"], name="loop", body=loop_body))
+
     # -- not a model at all -----------------------------------------------------------------------------------
     for id, data in [("empty_file", b""), ("text_file", b"this is not an onnx model\n"),
                      ("zeros", b"\0" * 4096), ("huge_length_prefix", b"\x3a\xff\xff\xff\xff\x0f" + b"\0" * 16)]:
