@@ -52,6 +52,10 @@ struct ModelSummary {
   std::vector<UnsupportedNode> unsupported;
 };
 
+// The concrete shape for a declared input: the one in `input_shapes` if given, else its fixed dims with symbolic or
+// unknown ones taken as 1.
+Shape resolve_input_shape(const ValueInfo& info, const std::map<std::string, Shape>& input_shapes);
+
 class Session {
  public:
   // Loads and checks a model. Throws infera::Error naming the file, node and reason when it cannot.

@@ -26,7 +26,4 @@ struct GraphAnalysis {
 // Symbolic or unknown input dims not given in `input_shapes` are taken as 1.
 GraphAnalysis analyze_graph(const Model& model, const ModelPlan& plan, const std::map<std::string, Shape>& input_shapes);
 
-// The concrete shape used for a declared input: the given one, else fixed dims with symbolic ones set to 1.
-Shape resolve_input_shape(const ValueInfo& info, const std::map<std::string, Shape>& input_shapes);
-
 }  // namespace infera

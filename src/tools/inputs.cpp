@@ -51,14 +51,6 @@ Tensor random_tensor(DType dtype, const Shape& shape, std::mt19937& rng) {
   return t;
 }
 
-Shape shape_for(const ValueInfo& v, const std::map<std::string, Shape>& shapes) {
-  auto it = shapes.find(v.name);
-  if (it != shapes.end()) return it->second;
-  Shape s;
-  for (const Dim& d : v.dims) s.push_back(d.fixed() ? d.value : 1);
-  return s;
-}
-
 }  // namespace
 
 std::map<std::string, Tensor> make_inputs(const Session& s, const std::vector<std::string>& specs,
@@ -84,11 +76,11 @@ std::map<std::string, Tensor> make_inputs(const Session& s, const std::vector<st
   for (const ValueInfo& v : s.inputs()) {
     if (inputs.count(v.name)) continue;
     try {  // the declared (or --shape) dims may be absurd: say which model and input asked for them
-      inputs[v.name] = random_tensor(v.dtype, shape_for(v, shapes), rng);
+      inputs[v.name] = random_tensor(v.dtype, resolve_input_shape(v, shapes), rng);
     } catch (const Error& e) {
       throw Error(s.path() + ": random input '" + v.name + "': " + e.what());
     } catch (const std::bad_alloc&) {
-      throw Error(s.path() + ": random input '" + v.name + "' of shape " + shape_str(shape_for(v, shapes)) +
+      throw Error(s.path() + ": random input '" + v.name + "' of shape " + shape_str(resolve_input_shape(v, shapes)) +
                   ": out of memory");
     }
   }
