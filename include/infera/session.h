@@ -25,7 +25,31 @@ struct ValueInfo {
 };
 
 struct SessionOptions {
-  int threads = 0;  // 0: all cores
+  int threads = 0;             // intra-op threads; 0: one per core
+  bool optimize = true;        // run the graph passes
+  bool fast_backends = true;   // false: the reference kernels only (what the fast ones are tested against)
+};
+
+// One step of a compiled model, for reports: a node, or a layout conversion the compiler inserted.
+struct StepInfo {
+  std::string node;     // node name; for a conversion, the value it converts
+  std::string op_type;  // "Conv", "infera.FusedConv", ...; "LayoutToPlain" for a conversion
+  std::string backend;  // "dnnl", "cpu", "reference"; "reference (dynamic)": shapes known only at run time
+  std::string kernel;   // the kernel's own description
+  std::string output_layout;
+};
+
+struct MemoryReport {
+  size_t arena_bytes = 0;  // planned peak of the activations whose size is static
+  size_t naive_bytes = 0;  // the same activations, each in its own buffer
+  int planned_values = 0;
+  int dynamic_values = 0;  // sizes known only at run time: allocated when produced
+};
+
+// How a model runs for given input shapes: every step with its backend, and the activation memory plan.
+struct ExecutionPlan {
+  std::vector<StepInfo> steps;
+  MemoryReport memory;
 };
 
 struct OpCount {
@@ -75,6 +99,11 @@ class Session {
   // Runs with named inputs; returns outputs in graph-output order.
   std::vector<Tensor> run(const std::map<std::string, Tensor>& inputs);
   std::map<std::string, Tensor> run_named(const std::map<std::string, Tensor>& inputs);
+
+  // Compiles the model for these input shapes (graph passes, kernels, memory plan) ahead of the first run with
+  // them; run() compiles on demand otherwise. Unset symbolic dims default to 1.
+  void prepare(const std::map<std::string, Shape>& input_shapes = {});
+  ExecutionPlan execution_plan(const std::map<std::string, Shape>& input_shapes = {});
 
   // Shapes for symbolic input dims (name -> concrete shape) used by summary(); unset dims default to 1.
   ModelSummary summary(const std::map<std::string, Shape>& input_shapes = {}) const;

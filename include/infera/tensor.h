@@ -23,6 +23,12 @@ class Tensor {
   // Allocates zero-filled storage. Throws infera::Error when the size is absurd (see max_tensor_bytes()).
   Tensor(DType dtype, Shape shape);
 
+  // A tensor over `bytes` bytes of existing storage at `data`, kept alive by `owner` (an arena, a mapped file).
+  // The bytes may exceed the dense size: backends store padded layouts this way.
+  static Tensor view(DType dtype, Shape shape, std::shared_ptr<void> owner, void* data, size_t bytes);
+  // Storage the caller will overwrite entirely: not zero-filled.
+  static Tensor uninitialized(DType dtype, Shape shape);
+
   template <class T>
   static Tensor from_vector(Shape shape, const std::vector<T>& values) {
     Tensor t(dtype_of<T>(), std::move(shape));
@@ -58,6 +64,7 @@ class Tensor {
 
  private:
   void check_type(DType t) const;
+  void check_size() const;
   DType dtype_ = DType::Undefined;
   Shape shape_;
   int64_t numel_ = 0;

@@ -35,15 +35,40 @@ size_t max_tensor_bytes() {
   return limit;
 }
 
-Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
+void Tensor::check_size() const {
   size_t elem = dtype_size(dtype_);
   if (elem == 0) throw Error("cannot allocate a tensor of type " + std::string(dtype_name(dtype_)));
-  numel_ = shape_numel(shape_);
   if (uint64_t(numel_) > max_tensor_bytes() / elem)
     throw Error("tensor of shape " + shape_str(shape_) + " (" + std::string(dtype_name(dtype_)) +
                 ") exceeds the allocation limit of " + std::to_string(max_tensor_bytes()) + " bytes");
-  size_t bytes = std::max<size_t>(nbytes(), 1);
-  storage_ = std::shared_ptr<std::byte[]>(new std::byte[bytes]());
+}
+
+Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
+  numel_ = shape_numel(shape_);
+  check_size();
+  storage_ = std::shared_ptr<std::byte[]>(new std::byte[std::max<size_t>(nbytes(), 1)]());
+}
+
+Tensor Tensor::uninitialized(DType dtype, Shape shape) {
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.numel_ = shape_numel(t.shape_);
+  t.check_size();
+  t.storage_ = std::shared_ptr<std::byte[]>(new std::byte[std::max<size_t>(t.nbytes(), 1)]);
+  return t;
+}
+
+Tensor Tensor::view(DType dtype, Shape shape, std::shared_ptr<void> owner, void* data, size_t bytes) {
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.numel_ = shape_numel(t.shape_);
+  t.check_size();
+  if (t.nbytes() > bytes) throw Error("internal: a view of " + std::to_string(bytes) + " bytes cannot hold " +
+                                      shape_str(t.shape_) + " " + std::string(dtype_name(dtype)));
+  t.storage_ = std::shared_ptr<std::byte[]>(std::move(owner), static_cast<std::byte*>(data));
+  return t;
 }
 
 Tensor Tensor::reshaped(Shape shape) const {

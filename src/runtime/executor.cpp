@@ -2,6 +2,7 @@
 
 #include <new>
 
+#include "backends/reference/reference_backend.h"
 #include "ops/op.h"
 
 namespace infera {
@@ -45,39 +46,32 @@ std::vector<Tensor> Executor::run_scope(const Graph& g, Scope& scope) const {
 }
 
 void Executor::run_node(const Node& node, Scope& scope) const {
-  std::vector<TensorType> types;
   std::vector<const Tensor*> values;
   for (const std::string& in : node.inputs) {
     const Tensor* t = in.empty() ? nullptr : scope.find(in);
     if (!in.empty() && !t)
       throw Error(model_.path + ": " + node.label() + ": input '" + in + "' has no value");
-    types.push_back(t ? TensorType{t->dtype(), t->shape(), true} : TensorType{});
     values.push_back(t);
   }
-  OpContext ctx(node, std::move(types), std::move(values));
   SubgraphRunner runner = [&](const Graph& sub, const std::vector<Tensor>& ins) { return run(sub, ins, &scope); };
-  ctx.set_subgraph_runner(&runner);
+  std::vector<Tensor> outputs;
+  run_located(model_.path, node, [&] { run_reference_node(node, values, outputs, &runner); });
+  for (size_t i = 0; i < node.outputs.size() && i < outputs.size(); ++i)
+    if (!node.outputs[i].empty()) scope.values[node.outputs[i]] = outputs[i];
+}
+
+void run_located(const std::string& file, const Node& node, const std::function<void()>& fn) {
   try {
-    bool shapes_known = node.def->infer(ctx);
-    node.def->compute(ctx);
-    for (int i = 0; i < ctx.num_outputs(); ++i) {
-      if (!ctx.has_output(i)) continue;
-      Tensor& t = ctx.outputs()[size_t(i)];
-      if (!t.defined()) {
-        if (!shapes_known) ctx.fail("produced no value for output " + std::to_string(i));
-        ctx.output(i);
-      }
-      scope.values[node.outputs[size_t(i)]] = t;
-    }
+    fn();
   } catch (const std::bad_alloc&) {
-    throw Error(model_.path + ": " + node.label() + ": out of memory");
+    throw Error(file + ": " + node.label() + ": out of memory");
   } catch (const Error& e) {
     std::string msg = e.what();
-    if (msg.rfind(model_.path + ":", 0) == 0) throw;  // already located (e.g. inside a subgraph)
+    if (msg.rfind(file + ":", 0) == 0) throw;  // already located (e.g. inside a subgraph)
     if (msg.rfind("node '", 0) != 0) msg = node.label() + ": " + msg;
-    throw Error(model_.path + ": " + msg);
+    throw Error(file + ": " + msg);
   } catch (const std::exception& e) {  // a kernel's std::length_error, std::out_of_range, ...: still located
-    throw Error(model_.path + ": " + node.label() + ": " + e.what());
+    throw Error(file + ": " + node.label() + ": " + e.what());
   }
 }
 

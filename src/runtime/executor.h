@@ -2,6 +2,7 @@
 // subgraphs (If/Loop bodies) read through; each value is released after its last reader.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -16,6 +17,9 @@ struct Scope {
   std::unordered_map<std::string, Tensor> values;
   const Tensor* find(const std::string& name) const;
 };
+
+// Runs fn; an error it throws comes out as "FILE: node '...' (Op): reason".
+void run_located(const std::string& file, const Node& node, const std::function<void()>& fn);
 
 class Executor {
  public:

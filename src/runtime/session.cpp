@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <mutex>
 #include <set>
 
 #include "onnx/import.h"
-#include "runtime/executor.h"
+#include <omp.h>
+
+#include "runtime/compiled_graph.h"
 #include "runtime/static_analysis.h"
 
 namespace infera {
@@ -14,11 +17,34 @@ struct Session::Impl {
   std::unique_ptr<Model> model;
   std::unique_ptr<ModelPlan> plan;
   SessionOptions options;
+  std::map<std::vector<Shape>, std::unique_ptr<CompiledGraph>> compiled;  // by the inputs' shapes
+  std::mutex compiling;
 
   Impl(Model m, const SessionOptions& opts, bool strict)
       : model(std::make_unique<Model>(std::move(m))),
         plan(std::make_unique<ModelPlan>(*model, strict)),
         options(opts) {}
+
+  int threads() const { return options.threads > 0 ? options.threads : omp_get_num_procs(); }
+
+  // The model compiled for these input shapes (one compilation per distinct set of shapes).
+  CompiledGraph& compiled_for(const std::map<std::string, Shape>& input_shapes) {
+    if (!plan->unsupported().empty())
+      throw Error(model->path + ": cannot run: the model has unsupported operators");
+    std::vector<Shape> key;
+    std::map<std::string, Shape> resolved;
+    for (const ValueInfo& in : model->graph.inputs) {
+      key.push_back(resolve_input_shape(in, input_shapes));
+      resolved[in.name] = key.back();
+    }
+    std::lock_guard<std::mutex> lock(compiling);
+    auto& slot = compiled[key];
+    if (!slot) {
+      omp_set_num_threads(threads());  // oneDNN picks its blocking for the thread count it will run with
+      slot = std::make_unique<CompiledGraph>(*model, resolved, options);
+    }
+    return *slot;
+  }
 
   // Checks the given inputs against the declared ones: names, dtypes, ranks, fixed dims and consistent symbols.
   void check_inputs(const std::map<std::string, Tensor>& inputs) const {
@@ -89,8 +115,17 @@ std::vector<Tensor> Session::run(const std::map<std::string, Tensor>& inputs) {
   if (!impl_->plan->unsupported().empty())
     throw Error(impl_->model->path + ": cannot run: the model has unsupported operators");
   impl_->check_inputs(inputs);
-  Executor exec(*impl_->model, *impl_->plan);
-  return exec.run(impl_->model->graph, std::unordered_map<std::string, Tensor>(inputs.begin(), inputs.end()));
+  std::map<std::string, Shape> shapes;
+  for (const auto& [name, t] : inputs) shapes[name] = t.shape();
+  CompiledGraph& compiled = impl_->compiled_for(shapes);
+  omp_set_num_threads(impl_->threads());
+  return compiled.run(inputs);
+}
+
+void Session::prepare(const std::map<std::string, Shape>& input_shapes) { impl_->compiled_for(input_shapes); }
+
+ExecutionPlan Session::execution_plan(const std::map<std::string, Shape>& input_shapes) {
+  return impl_->compiled_for(input_shapes).report();
 }
 
 std::map<std::string, Tensor> Session::run_named(const std::map<std::string, Tensor>& inputs) {

@@ -1,6 +1,7 @@
 // Runs ONNX backend test cases (a folder per case: model.onnx + test_data_set_*/{input,output}_*.pb) and compares
 // with ONNX's tolerances (rtol 1e-3, atol 1e-7). Cases named in the exclusion file (one per line, with a reason)
-// may fail; any other failure fails the run.
+// may fail; any other failure fails the run. Each case also runs on the reference kernels without graph passes, and
+// the fast path (passes, oneDNN and vectorised kernels) must match it to 1e-4 of the output's largest magnitude.
 //   onnx_backend_test SUITE_DIR [--exclude FILE] [--filter SUBSTR] [--list-failures FILE] [--verbose]
 #include <algorithm>
 #include <cmath>
@@ -76,8 +77,35 @@ std::string compare(const Tensor& expected, const Tensor& got) {
   return "";
 }
 
+// Empty string when got matches the reference kernels' result to 1e-4 of the largest magnitude in it.
+std::string compare_with_reference(const Tensor& reference, const Tensor& got) {
+  if (reference.dtype() != got.dtype() || reference.shape() != got.shape()) return compare(reference, got);
+  if (!dtype_is_float(reference.dtype())) return compare(reference, got);
+  double scale = 0, worst = 0;
+  int64_t at = 0;
+  for (int64_t i = 0; i < reference.numel(); ++i) {
+    double r = reference.as_double(i), g = got.as_double(i);
+    if (std::isnan(r) && std::isnan(g)) continue;
+    if (std::isinf(r) || std::isinf(g)) {
+      if (r != g) return "element " + std::to_string(i) + ": " + std::to_string(g) + ", reference kernels " + std::to_string(r);
+      continue;
+    }
+    scale = std::max(scale, std::fabs(r));
+    if (std::isnan(g) || std::isnan(r) || std::fabs(g - r) > worst) worst = std::isnan(g - r) ? INFINITY : std::fabs(g - r), at = i;
+  }
+  if (worst <= 1e-4 * scale || worst == 0) return "";
+  std::ostringstream ss;
+  ss << "element " << at << ": " << got.as_double(at) << ", reference kernels " << reference.as_double(at)
+     << " (difference " << worst / std::max(scale, 1e-30) << " of the largest magnitude)";
+  return ss.str();
+}
+
 std::string run_case(const fs::path& dir) {
   Session s = Session::load((dir / "model.onnx").string());
+  SessionOptions reference_only;
+  reference_only.optimize = false;
+  reference_only.fast_backends = false;
+  Session reference = Session::load((dir / "model.onnx").string(), reference_only);
   std::vector<fs::path> sets;
   for (const auto& e : fs::directory_iterator(dir))
     if (e.is_directory() && e.path().filename().string().rfind("test_data_set_", 0) == 0) sets.push_back(e.path());
@@ -100,6 +128,11 @@ std::string run_case(const fs::path& dir) {
       Tensor expected = uint16_as_bfloat16(read_tensor_pb_file(out_files[i].string()), outputs[i].dtype());
       std::string diff = compare(expected, outputs[i]);
       if (!diff.empty()) return set.filename().string() + " output " + std::to_string(i) + ": " + diff;
+    }
+    std::vector<Tensor> expected = reference.run(inputs);
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      std::string diff = compare_with_reference(expected[i], outputs[i]);
+      if (!diff.empty()) return set.filename().string() + " output " + std::to_string(i) + " vs reference: " + diff;
     }
   }
   return "";

@@ -1,0 +1,13 @@
+#include "backends/backends.h"
+
+#include "backends/dnnl/dnnl_common.h"
+#include "backends/reference/reference_backend.h"
+
+namespace infera {
+
+std::vector<const Backend*> cpu_backends(bool fast) {
+  if (!fast) return {&reference_backend()};
+  return {&dnnl_backend::backend(), &reference_backend()};
+}
+
+}  // namespace infera

@@ -1,0 +1,61 @@
+// What the oneDNN kernels share: the engine, memory descriptors for infera values (plain or in a oneDNN layout),
+// the fused activations as oneDNN post-ops, and conversions between layouts.
+#pragma once
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "backends/backend.h"
+
+namespace infera::dnnl_backend {
+
+const Backend& backend();
+dnnl::engine& engine();
+
+dnnl::memory::dims to_dims(const Shape& shape);
+// The dense row-major descriptor of a tensor type (float32).
+dnnl::memory::desc plain_desc(const Shape& shape);
+// The descriptor a value is stored in: its oneDNN layout, or plain. nullopt when the layout is another backend's.
+std::optional<dnnl::memory::desc> value_desc(const ValueDesc& v);
+// A Layout for values stored as `md` ("plain" when md is the dense row-major layout of `shape`).
+Layout layout_of(const dnnl::memory::desc& md, const Shape& shape);
+
+// The node's `activation` / `activation_params` attributes (infera.Fused* ops) as post-ops; false when oneDNN has no
+// equivalent.
+bool append_activation(const Node& node, dnnl::post_ops& ops);
+
+// Weights, biases: a constant tensor reordered once into `md`, owned by the kernel.
+struct PackedConstant {
+  std::shared_ptr<std::byte[]> storage;
+  dnnl::memory memory;
+};
+PackedConstant pack_constant(const Tensor& t, const dnnl::memory::desc& from, const dnnl::memory::desc& to);
+
+// An input arriving in `from` that a primitive wants in `to`: reorders into a buffer the kernel owns, or passes
+// the input through when the layouts agree.
+class InputAdapter {
+ public:
+  InputAdapter() = default;
+  InputAdapter(const dnnl::memory::desc& from, const dnnl::memory::desc& to);
+  dnnl::memory operator()(const Tensor& t, dnnl::stream& s);
+
+ private:
+  dnnl::memory::desc from_, to_;
+  std::optional<dnnl::reorder> reorder_;
+  std::shared_ptr<std::byte[]> buffer_;
+};
+
+bool is_float32(const ValueDesc& v);
+std::string layout_name(const dnnl::memory::desc& md);
+// The tensor's storage as a oneDNN memory object with descriptor md.
+dnnl::memory wrap(const dnnl::memory::desc& md, const Tensor& t);
+
+std::unique_ptr<Kernel> compile_conv(const KernelRequest& r);
+std::unique_ptr<Kernel> compile_matmul(const KernelRequest& r);
+std::unique_ptr<Kernel> compile_pool(const KernelRequest& r);
+std::unique_ptr<Kernel> compile_concat(const KernelRequest& r);
+
+}  // namespace infera::dnnl_backend
