@@ -1,5 +1,6 @@
 #include "backends/backends.h"
 
+#include "backends/cpu/cpu_backend.h"
 #include "backends/dnnl/dnnl_common.h"
 #include "backends/reference/reference_backend.h"
 
@@ -7,7 +8,7 @@ namespace infera {
 
 std::vector<const Backend*> cpu_backends(bool fast) {
   if (!fast) return {&reference_backend()};
-  return {&dnnl_backend::backend(), &reference_backend()};
+  return {&dnnl_backend::backend(), &cpu_backend(), &reference_backend()};
 }
 
 }  // namespace infera

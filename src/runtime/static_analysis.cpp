@@ -82,6 +82,7 @@ GraphAnalysis analyze_graph(const Model& model, const ModelPlan& plan,
         result.values[node.outputs[i]] = i < na.outputs.size() && na.known ? na.outputs[i] : TensorType{};
     result.nodes.push_back(std::move(na));
   }
+  result.constants = std::move(constants);
   return result;
 }
 

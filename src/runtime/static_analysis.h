@@ -21,6 +21,7 @@ struct NodeAnalysis {
 struct GraphAnalysis {
   std::vector<NodeAnalysis> nodes;  // in execution order
   std::map<std::string, TensorType> values;
+  std::map<std::string, Tensor> constants;  // values known without running: initializers and folded node outputs
 };
 
 // Symbolic or unknown input dims not given in `input_shapes` are taken as 1.

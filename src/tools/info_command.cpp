@@ -1,6 +1,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "onnx/import.h"
+#include "passes/pipeline.h"
 #include "tools/commands.h"
 
 namespace infera::tools {
@@ -21,6 +23,44 @@ std::string human(double v, const char* unit) {
     ++p;
   }
   return fmt::format("{:.3g} {}{}", v, prefixes[p], unit);
+}
+
+// The graph after the optimisation passes, for the input shapes `info` resolves.
+struct OptimizedGraph {
+  std::vector<PassStats> passes;
+  std::vector<OpCount> ops;  // most frequent first
+  int nodes = 0;
+};
+
+OptimizedGraph optimize(const InfoArgs& args, const Session& s, const std::map<std::string, Shape>& shapes) {
+  Model model = import_model_file(args.model);
+  std::map<std::string, Shape> resolved;
+  for (const ValueInfo& v : s.inputs()) resolved[v.name] = resolve_input_shape(v, shapes);
+  OptimizedGraph g;
+  g.passes = optimize_graph(model, resolved);
+  std::map<std::string, int> hist;
+  for (const Node& n : model.graph.nodes) ++hist[(n.domain.empty() ? "" : n.domain + ".") + n.op_type];
+  for (const auto& [op, count] : hist) g.ops.push_back({op, count});
+  std::stable_sort(g.ops.begin(), g.ops.end(), [](const OpCount& a, const OpCount& b) { return a.count > b.count; });
+  g.nodes = int(model.graph.nodes.size());
+  return g;
+}
+
+nlohmann::json optimized_json(const OptimizedGraph& g) {
+  nlohmann::json j;
+  j["nodes"] = g.nodes;
+  j["passes"] = nlohmann::json::array();
+  for (const PassStats& p : g.passes) j["passes"].push_back({{"pass", p.pass}, {"rewrites", p.rewrites}});
+  j["ops"] = nlohmann::json::object();
+  for (const OpCount& c : g.ops) j["ops"][c.op_type] = c.count;
+  return j;
+}
+
+void print_optimized(const OptimizedGraph& g) {
+  fmt::print("optimized for these input shapes: {} nodes ({} op types)\n", g.nodes, g.ops.size());
+  fmt::print("  passes (rewrites):\n");
+  for (const PassStats& p : g.passes) fmt::print("    {:<26} {}\n", p.pass, p.rewrites);
+  for (const OpCount& c : g.ops) fmt::print("  {:<32} {}\n", c.op_type, c.count);
 }
 
 }  // namespace
@@ -46,6 +86,7 @@ int info_command(const InfoArgs& args) {
     j["unsupported"] = nlohmann::json::array();
     for (const UnsupportedNode& u : sum.unsupported)
       j["unsupported"].push_back({{"node", u.node_name}, {"op_type", u.op_type}, {"domain", u.domain}});
+    if (args.optimized) j["optimized"] = optimized_json(optimize(args, s, shapes));
     fmt::print("{}\n", j.dump(2));
     return 0;
   }
@@ -72,6 +113,7 @@ int info_command(const InfoArgs& args) {
   }
   fmt::print("FLOPs per inference: {}{}{}\n", human(sum.flops, "FLOP"), shapes_note,
              sum.nodes_without_cost ? fmt::format(" ({} nodes with data-dependent shapes not counted)", sum.nodes_without_cost) : "");
+  if (args.optimized) print_optimized(optimize(args, s, shapes));
   if (!sum.unsupported.empty()) {
     fmt::print("unsupported operators ({} nodes):\n", sum.unsupported.size());
     std::string nodes;  // exit 1 always comes with the one-line error, as for every other failure

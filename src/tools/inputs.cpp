@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cctype>
 #include <fmt/format.h>
 #include <new>
 #include <random>
@@ -32,8 +33,22 @@ std::map<std::string, Shape> parse_shapes(const std::vector<std::string>& specs)
 
 namespace {
 
-Tensor random_tensor(DType dtype, const Shape& shape, std::mt19937& rng) {
+bool is_mask_name(std::string name) {
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  return name.find("mask") != std::string::npos;
+}
+
+// Random values valid for what the input most likely is. Attention masks are all ones: a random mask would hide
+// random tokens, which no real input does.
+Tensor random_tensor(const std::string& name, DType dtype, const Shape& shape, std::mt19937& rng) {
   Tensor t(dtype, shape);
+  if (!dtype_is_float(dtype) && is_mask_name(name)) {
+    visit_dtype(dtype, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      std::fill_n(t.data<T>(), t.numel(), T(1));
+    });
+    return t;
+  }
   if (dtype == DType::Bool) {
     auto* d = t.data<bool>();
     for (int64_t i = 0; i < t.numel(); ++i) d[i] = rng() & 1;
@@ -76,7 +91,7 @@ std::map<std::string, Tensor> make_inputs(const Session& s, const std::vector<st
   for (const ValueInfo& v : s.inputs()) {
     if (inputs.count(v.name)) continue;
     try {  // the declared (or --shape) dims may be absurd: say which model and input asked for them
-      inputs[v.name] = random_tensor(v.dtype, resolve_input_shape(v, shapes), rng);
+      inputs[v.name] = random_tensor(v.name, v.dtype, resolve_input_shape(v, shapes), rng);
     } catch (const Error& e) {
       throw Error(s.path() + ": random input '" + v.name + "': " + e.what());
     } catch (const std::bad_alloc&) {

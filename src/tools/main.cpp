@@ -18,11 +18,30 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--output-dir,-o", run.output_dir, "write output_<i>.npy and outputs.json here");
   run_cmd->add_option("--threads", run.threads, "threads (0: all cores)");
 
+  BenchArgs bench;
+  CLI::App* bench_cmd =
+      app.add_subcommand("bench", "Time a model: load, compile, latency percentiles, GFLOP/s, peak RSS");
+  bench_cmd->add_option("model", bench.model, "ONNX model file")->required();
+  bench_cmd->add_option("--input,-i", bench.inputs, "[NAME=]FILE (.npy or TensorProto .pb); others are random");
+  bench_cmd->add_option("--shape", bench.shapes, "NAME=1x3x224x224: shape of a random input");
+  bench_cmd->add_option("--batch", bench.batch, "replace dim 0 of every input")->check(CLI::Range(1, 1 << 30));
+  bench_cmd->add_option("--threads", bench.threads, "threads (0: all cores)")->check(CLI::Range(0, 4096));
+  bench_cmd->add_option("--warmup", bench.warmup, "untimed runs after the first run (default 1)")
+      ->check(CLI::Range(0, 1000000));
+  CLI::Option* iters_opt = bench_cmd->add_option("--iters", bench.iters, "timed runs (default 10)")
+                               ->check(CLI::Range(1, 1000000));
+  bench_cmd->add_option("--seconds", bench.seconds, "time runs for this many seconds instead of --iters")
+      ->check(CLI::Range(0.001, 86400.0))
+      ->excludes(iters_opt);
+  bench_cmd->add_flag("--peak", bench.peak, "also measure this CPU's fp32 FMA peak and print the achieved %");
+  bench_cmd->add_flag("--json", bench.json, "print one JSON object");
+
   InfoArgs info;
   CLI::App* info_cmd = app.add_subcommand("info", "Describe a model: inputs, outputs, ops, parameters, FLOPs");
   info_cmd->add_option("model", info.model, "ONNX model file")->required();
   info_cmd->add_option("--shape", info.shapes, "NAME=1x3x224x224: input shape used for FLOPs");
   info_cmd->add_flag("--json", info.json, "print JSON");
+  info_cmd->add_flag("--optimized", info.optimized, "also show the graph after the optimisation passes");
 
   CLI::App* demo_cmd = app.add_subcommand("demo", "Run the model shipped with infera on its sample images");
 
@@ -35,6 +54,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (*run_cmd) return run_command(run);
+    if (*bench_cmd) return bench_command(bench);
     if (*info_cmd) return info_command(info);
     (void)demo_cmd;
     return demo_command();

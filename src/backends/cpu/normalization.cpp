@@ -1,0 +1,136 @@
+// LayerNormalization (over the dimensions from `axis` on, which are contiguous) and infera.SkipLayerNormalization
+// (S = X + Skip (+ bias) over the last axis, then LayerNormalization of S). One pass per row for the sum, one for
+// the squared deviations, one for the affine output.
+#include <cmath>
+
+#include "backends/cpu/kernels.h"
+#include "backends/cpu/row_math.h"
+#include "ops/helpers.h"
+
+namespace infera::cpu {
+namespace {
+
+struct NormRowsArgs {
+  const float* x = nullptr;
+  const float* skip = nullptr;  // SkipLayerNormalization only
+  const float* bias = nullptr;  // added to x + skip; SkipLayerNormalization only
+  const float* gamma = nullptr;
+  const float* beta = nullptr;
+  float* y = nullptr;
+  float* sum = nullptr;  // x + skip + bias, when requested
+  float* mean = nullptr;
+  float* inv_std = nullptr;
+  int64_t n = 0;
+  float epsilon = 0;
+};
+
+struct NormRows {
+  INFERA_CPU_INLINE static void run(const NormRowsArgs* a, int64_t first, int64_t last) {
+    const int64_t n = a->n;
+    for (int64_t r = first; r < last; ++r) {
+      const float* src = a->x + r * n;
+      float* out = a->y + r * n;
+      if (a->skip) {
+        float* s = a->sum ? a->sum + r * n : out;
+        const float* skip = a->skip + r * n;
+        if (a->bias)
+          for (int64_t j = 0; j < n; ++j) s[j] = src[j] + skip[j] + a->bias[j];
+        else
+          for (int64_t j = 0; j < n; ++j) s[j] = src[j] + skip[j];
+        src = s;
+      }
+      const float mean = row_sum(src, n) / float(n);
+      const float inv_std = 1.0f / std::sqrt(row_squared_deviation(src, n, mean) / float(n) + a->epsilon);
+      const float* gamma = a->gamma;
+      if (a->beta)
+        for (int64_t j = 0; j < n; ++j) out[j] = (src[j] - mean) * inv_std * gamma[j] + a->beta[j];
+      else
+        for (int64_t j = 0; j < n; ++j) out[j] = (src[j] - mean) * inv_std * gamma[j];
+      if (a->mean) a->mean[r] = mean;
+      if (a->inv_std) a->inv_std[r] = inv_std;
+    }
+  }
+};
+
+// Which inputs and outputs the kernel uses (index, or -1 when absent).
+struct NormBindings {
+  int skip = -1, bias = -1, gamma = 1, beta = -1;
+  int sum = -1, mean = -1, inv_std = -1;
+};
+
+class NormKernel final : public CpuKernel {
+ public:
+  NormKernel(const char* what, NormBindings bind, int64_t rows, int64_t n, float epsilon)
+      : CpuKernel(what), bind_(bind), rows_(rows), n_(n), epsilon_(epsilon) {}
+
+  void run(const std::vector<const Tensor*>& inputs, const std::vector<Tensor*>& outputs) override {
+    auto in = [&](int i) { return i < 0 ? nullptr : inputs[size_t(i)]->data<float>(); };
+    auto out = [&](int i) { return i < 0 ? nullptr : outputs[size_t(i)]->data<float>(); };
+    NormRowsArgs a;
+    a.x = in(0);
+    a.skip = in(bind_.skip);
+    a.bias = in(bind_.bias);
+    a.gamma = in(bind_.gamma);
+    a.beta = in(bind_.beta);
+    a.y = out(0);
+    a.sum = out(bind_.sum);
+    a.mean = out(bind_.mean);
+    a.inv_std = out(bind_.inv_std);
+    a.n = n_;
+    a.epsilon = epsilon_;
+    auto fn = variant<NormRows, const NormRowsArgs*, int64_t, int64_t>(isa());
+    parallel_ranges(rows_, n_, [&](int64_t b, int64_t e) { fn(&a, b, e); });
+  }
+  int inplace_input(int output) const override { return output == 0 ? 0 : -1; }
+
+ private:
+  NormBindings bind_;
+  int64_t rows_, n_;
+  float epsilon_;
+};
+
+bool present(const KernelRequest& r, size_t i) { return i < r.inputs.size() && r.inputs[i].type.dtype != DType::Undefined; }
+bool requested(const KernelRequest& r, size_t i) { return i < r.node.outputs.size() && !r.node.outputs[i].empty(); }
+
+// Input i is absent, or has exactly n elements (a parameter broadcast over the normalised dimensions).
+bool parameter_fits(const KernelRequest& r, size_t i, int64_t n) {
+  return !present(r, i) || shape_numel(r.inputs[i].type.shape) == n;
+}
+
+}  // namespace
+
+std::unique_ptr<Kernel> compile_layer_norm(const KernelRequest& r) {
+  if (r.inputs.size() < 2 || !all_plain_float(r)) return nullptr;
+  const Shape& shape = r.inputs[0].type.shape;
+  const int rank = int(shape.size());
+  int64_t axis = r.node.attr_int("axis", -1);
+  if (axis < 0) axis += rank;
+  if (axis < 0 || axis >= rank) return nullptr;
+  int64_t n = 1;
+  for (int d = int(axis); d < rank; ++d) n *= shape[size_t(d)];
+  if (n == 0 || !parameter_fits(r, 1, n) || !parameter_fits(r, 2, n)) return nullptr;
+  NormBindings bind;
+  bind.beta = present(r, 2) ? 2 : -1;
+  bind.mean = requested(r, 1) ? 1 : -1;
+  bind.inv_std = requested(r, 2) ? 2 : -1;
+  return std::make_unique<NormKernel>("layernorm", bind, shape_numel(shape) / n, n,
+                                      r.node.attr_float("epsilon", 1e-5f));
+}
+
+std::unique_ptr<Kernel> compile_skip_layer_norm(const KernelRequest& r) {
+  if (r.inputs.size() < 3 || !all_plain_float(r)) return nullptr;
+  const Shape& shape = r.inputs[0].type.shape;
+  if (shape.empty() || r.inputs[1].type.shape != shape) return nullptr;
+  const int64_t n = shape.back();
+  if (n == 0 || !parameter_fits(r, 2, n) || !parameter_fits(r, 3, n) || !parameter_fits(r, 4, n)) return nullptr;
+  NormBindings bind;
+  bind.skip = 1;
+  bind.gamma = 2;
+  bind.beta = present(r, 3) ? 3 : -1;
+  bind.bias = present(r, 4) ? 4 : -1;
+  bind.sum = requested(r, 1) ? 1 : -1;
+  return std::make_unique<NormKernel>("skiplayernorm", bind, shape_numel(shape) / n, n,
+                                      r.node.attr_float("epsilon", 1e-5f));
+}
+
+}  // namespace infera::cpu

@@ -1,0 +1,120 @@
+// Activation fusion: Conv / Gemm / MatMul, or their fused forms without an activation yet, followed by Relu, Clip
+// (constant bounds: ReLU6), Sigmoid, HardSigmoid, HardSwish, LeakyRelu, Tanh, Gelu (erf or tanh), or SiLU written
+// as x * Sigmoid(x), become infera.FusedConv / FusedGemm / FusedMatMul with `activation` and `activation_params`.
+// The base op's output must be read only by the activation (for SiLU: by the Sigmoid and the Mul).
+#include <cfloat>
+
+#include "passes/passes.h"
+
+namespace infera {
+namespace {
+
+struct Activation {
+  std::string name;
+  std::vector<float> params;
+};
+
+// Clip's bounds: attributes before opset 11, optional constant inputs after. Absent bounds are +-FLT_MAX.
+bool clip_bounds(const PassContext& ctx, const Node& n, std::vector<float>& bounds) {
+  bounds = {-FLT_MAX, FLT_MAX};
+  if (n.opset < 11) {
+    bounds = {n.attr_float("min", -FLT_MAX), n.attr_float("max", FLT_MAX)};
+    return true;
+  }
+  for (size_t k = 1; k < 3; ++k) {
+    if (k >= n.inputs.size() || n.inputs[k].empty()) continue;
+    if (!ctx.scalar_constant(n.inputs[k], bounds[k - 1])) return false;
+  }
+  return true;
+}
+
+// The activation node `n` computes, applied to its input 0; false when it is not one that fuses.
+bool activation_of(const PassContext& ctx, const Node& n, Activation& act) {
+  if (!n.domain.empty() || n.inputs.empty()) return false;
+  const std::string& op = n.op_type;
+  if (op == "Relu" || op == "Sigmoid" || op == "Tanh" || op == "HardSwish") {
+    act = {op, {}};
+  } else if (op == "LeakyRelu") {
+    act = {op, {n.attr_float("alpha", 0.01f)}};
+  } else if (op == "HardSigmoid") {
+    act = {op, {n.attr_float("alpha", 0.2f), n.attr_float("beta", 0.5f)}};
+  } else if (op == "Gelu") {
+    act = {n.attr_string("approximate", "none") == "tanh" ? "GeluTanh" : "Gelu", {}};
+  } else if (op == "Clip") {
+    act.name = op;
+    return clip_bounds(ctx, n, act.params);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// The fused op a node becomes, or "" when it is neither a base op nor a fused op still without activation.
+std::string fused_name(const Node& n) {
+  if (n.domain.empty()) {
+    if (n.op_type == "Conv" || n.op_type == "Gemm" || n.op_type == "MatMul") return "Fused" + n.op_type;
+    return "";
+  }
+  const bool fused = n.domain == "infera" &&
+                     (n.op_type == "FusedConv" || n.op_type == "FusedGemm" || n.op_type == "FusedMatMul");
+  return fused && n.attr_string("activation", "").empty() ? n.op_type : "";
+}
+
+// Readers of `value` forming x * Sigmoid(x): the Sigmoid and the Mul, in that order; false otherwise.
+bool silu_readers(const PassContext& ctx, const std::string& value, size_t& sigmoid, size_t& mul) {
+  const std::vector<size_t> readers = ctx.consumers(value);
+  if (readers.size() != 2 || ctx.is_graph_output(value)) return false;
+  for (int first = 0; first < 2; ++first) {
+    const Node &s = ctx.node(readers[size_t(first)]), &m = ctx.node(readers[size_t(1 - first)]);
+    if (s.op_type != "Sigmoid" || !s.domain.empty() || m.op_type != "Mul" || !m.domain.empty() ||
+        !ctx.single_use(s.outputs[0]))
+      continue;
+    const bool operands = (m.inputs[0] == value && m.inputs[1] == s.outputs[0]) ||
+                          (m.inputs[1] == value && m.inputs[0] == s.outputs[0]);
+    if (!operands || ctx.consumers(s.outputs[0])[0] != readers[size_t(1 - first)]) continue;
+    sigmoid = readers[size_t(first)];
+    mul = readers[size_t(1 - first)];
+    return true;
+  }
+  return false;
+}
+
+bool fuse(PassContext& ctx, size_t base) {
+  const Node& n = ctx.node(base);
+  const std::string fused = fused_name(n);
+  if (fused.empty() || n.outputs.empty()) return false;
+  const std::string& y = n.outputs[0];
+  const TensorType* t = ctx.type(y);
+  if (!t || !dtype_is_float(t->dtype)) return false;
+  Activation act;
+  std::vector<size_t> absorbed;
+  size_t sigmoid = 0, mul = 0;
+  if (silu_readers(ctx, y, sigmoid, mul)) {
+    act = {"SiLU", {}};
+    absorbed = {sigmoid, mul};
+  } else if (ctx.single_use(y) && activation_of(ctx, ctx.node(ctx.consumers(y)[0]), act)) {
+    absorbed = {ctx.consumers(y)[0]};
+  } else {
+    return false;
+  }
+  const std::string out = ctx.node(absorbed.back()).outputs[0];
+  Node& f = ctx.node(base);
+  f.op_type = fused;
+  f.domain = "infera";
+  f.attrs["activation"] = string_attribute(act.name);
+  if (!act.params.empty()) f.attrs["activation_params"] = floats_attribute(act.params);
+  for (size_t a : absorbed) ctx.remove(a);
+  ctx.set_output(base, 0, out);
+  return true;
+}
+
+}  // namespace
+
+int fuse_activation(PassContext& ctx) {
+  int count = 0;
+  for (size_t i = 0; i < ctx.size(); ++i)
+    if (!ctx.removed(i) && fuse(ctx, i)) ++count;
+  return count;
+}
+
+}  // namespace infera
