@@ -46,8 +46,15 @@ struct MemoryReport {
   int dynamic_values = 0;  // sizes known only at run time: allocated when produced
 };
 
-// How a model runs for given input shapes: every step with its backend, and the activation memory plan.
+struct PassCount {
+  std::string pass;
+  int rewrites = 0;
+};
+
+// How a model runs for given input shapes: the graph passes' rewrites, every step with its backend, and the
+// activation memory plan.
 struct ExecutionPlan {
+  std::vector<PassCount> passes;  // in the order they ran
   std::vector<StepInfo> steps;
   MemoryReport memory;
 };

@@ -37,10 +37,10 @@ constexpr PassEntry kPasses[] = {
 
 }  // namespace
 
-std::vector<PassStats> optimize_graph(Model& model, const std::map<std::string, Shape>& input_shapes,
+std::vector<PassCount> optimize_graph(Model& model, const std::map<std::string, Shape>& input_shapes,
                                       const OptimizeOptions& options) {
   PassContext ctx(model, input_shapes);
-  std::vector<PassStats> stats;
+  std::vector<PassCount> stats;
   for (const PassEntry& p : kPasses) {
     if (p.fusion && !options.fuse) continue;
     const int rewrites = p.run(ctx);

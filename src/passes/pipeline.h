@@ -10,11 +10,6 @@
 
 namespace infera {
 
-struct PassStats {
-  std::string pass;
-  int rewrites = 0;
-};
-
 struct OptimizeOptions {
   bool fuse = true;  // false: only the exact clean-ups (folding, identities, dead nodes, transposes, Conv+BN)
 };
@@ -22,7 +17,7 @@ struct OptimizeOptions {
 // Rewrites model.graph in place for the given concrete input shapes (shape sub-graphs fold to constants, so the
 // result is valid only for these shapes). Every new or changed node resolves in the op table; nodes of the fused ops
 // are in domain "infera", which is added to model.opsets when used. Returns per-pass stats, in run order.
-std::vector<PassStats> optimize_graph(Model& model, const std::map<std::string, Shape>& input_shapes,
+std::vector<PassCount> optimize_graph(Model& model, const std::map<std::string, Shape>& input_shapes,
                                       const OptimizeOptions& options = {});
 
 }  // namespace infera

@@ -90,7 +90,7 @@ int CompiledGraph::plain_version(int value, std::vector<int>& converted) {
 CompiledGraph::CompiledGraph(const Model& source, const std::map<std::string, Shape>& input_shapes,
                              const SessionOptions& options)
     : model_(std::make_unique<Model>(source)) {
-  if (options.optimize) optimize_graph(*model_, input_shapes);
+  if (options.optimize) passes_ = optimize_graph(*model_, input_shapes);
   plan_ = std::make_unique<ModelPlan>(*model_, true);
   const GraphAnalysis analysis = analyze_graph(*model_, *plan_, input_shapes);
   const Graph& g = model_->graph;

@@ -22,7 +22,7 @@ class CompiledGraph {
   ~CompiledGraph();
   std::vector<Tensor> run(const std::map<std::string, Tensor>& inputs);
 
-  ExecutionPlan report() const { return ExecutionPlan{step_info_, memory_}; }
+  ExecutionPlan report() const { return ExecutionPlan{passes_, step_info_, memory_}; }
   const Model& model() const { return *model_; }
 
  private:
@@ -39,6 +39,7 @@ class CompiledGraph {
   std::vector<Value> values_;
   std::map<std::string, int> ids_;
   std::vector<Step> steps_;
+  std::vector<PassCount> passes_;
   std::vector<StepInfo> step_info_;
   std::vector<int> outputs_;
   std::shared_ptr<std::byte[]> arena_;

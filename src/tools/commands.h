@@ -21,7 +21,8 @@ struct InfoArgs {
   std::string model;
   std::vector<std::string> shapes;
   bool json = false;
-  bool optimized = false;  // also run the graph passes for the resolved input shapes and describe the result
+  bool optimized = false;  // also compile for the resolved input shapes: passes, and each step's backend and kernel
+  bool memory = false;     // also the activation memory plan: planned arena vs the sum of all activations
 };
 
 struct BenchArgs {

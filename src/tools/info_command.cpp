@@ -1,8 +1,6 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "onnx/import.h"
-#include "passes/pipeline.h"
 #include "tools/commands.h"
 
 namespace infera::tools {
@@ -25,42 +23,49 @@ std::string human(double v, const char* unit) {
   return fmt::format("{:.3g} {}{}", v, prefixes[p], unit);
 }
 
-// The graph after the optimisation passes, for the input shapes `info` resolves.
-struct OptimizedGraph {
-  std::vector<PassStats> passes;
-  std::vector<OpCount> ops;  // most frequent first
-  int nodes = 0;
-};
-
-OptimizedGraph optimize(const InfoArgs& args, const Session& s, const std::map<std::string, Shape>& shapes) {
-  Model model = import_model_file(args.model);
+// How the model runs for the input shapes `info` resolves: compiled as `run` would compile it.
+ExecutionPlan compile_plan(const InfoArgs& args, const Session& inspected, const std::map<std::string, Shape>& shapes) {
+  Session s = Session::load(args.model);
   std::map<std::string, Shape> resolved;
-  for (const ValueInfo& v : s.inputs()) resolved[v.name] = resolve_input_shape(v, shapes);
-  OptimizedGraph g;
-  g.passes = optimize_graph(model, resolved);
-  std::map<std::string, int> hist;
-  for (const Node& n : model.graph.nodes) ++hist[(n.domain.empty() ? "" : n.domain + ".") + n.op_type];
-  for (const auto& [op, count] : hist) g.ops.push_back({op, count});
-  std::stable_sort(g.ops.begin(), g.ops.end(), [](const OpCount& a, const OpCount& b) { return a.count > b.count; });
-  g.nodes = int(model.graph.nodes.size());
-  return g;
+  for (const ValueInfo& v : inspected.inputs()) resolved[v.name] = resolve_input_shape(v, shapes);
+  return s.execution_plan(resolved);
 }
 
-nlohmann::json optimized_json(const OptimizedGraph& g) {
+bool fell_back(const StepInfo& step) { return step.backend.rfind("reference", 0) == 0 && step.kernel != "view"; }
+
+nlohmann::json plan_json(const ExecutionPlan& plan, const InfoArgs& args) {
   nlohmann::json j;
-  j["nodes"] = g.nodes;
-  j["passes"] = nlohmann::json::array();
-  for (const PassStats& p : g.passes) j["passes"].push_back({{"pass", p.pass}, {"rewrites", p.rewrites}});
-  j["ops"] = nlohmann::json::object();
-  for (const OpCount& c : g.ops) j["ops"][c.op_type] = c.count;
+  if (args.optimized) {
+    for (const PassCount& p : plan.passes) j["passes"].push_back({{"pass", p.pass}, {"rewrites", p.rewrites}});
+    j["steps"] = nlohmann::json::array();
+    for (const StepInfo& st : plan.steps)
+      j["steps"].push_back({{"node", st.node}, {"op_type", st.op_type}, {"backend", st.backend},
+                            {"kernel", st.kernel}, {"output_layout", st.output_layout}, {"fallback", fell_back(st)}});
+  }
+  if (args.memory)
+    j["memory"] = {{"arena_bytes", plan.memory.arena_bytes}, {"naive_bytes", plan.memory.naive_bytes},
+                   {"planned_values", plan.memory.planned_values}, {"dynamic_values", plan.memory.dynamic_values}};
   return j;
 }
 
-void print_optimized(const OptimizedGraph& g) {
-  fmt::print("optimized for these input shapes: {} nodes ({} op types)\n", g.nodes, g.ops.size());
-  fmt::print("  passes (rewrites):\n");
-  for (const PassStats& p : g.passes) fmt::print("    {:<26} {}\n", p.pass, p.rewrites);
-  for (const OpCount& c : g.ops) fmt::print("  {:<32} {}\n", c.op_type, c.count);
+void print_plan(const ExecutionPlan& plan, const InfoArgs& args) {
+  if (args.optimized) {
+    fmt::print("optimized for these input shapes: {} steps\n  passes (rewrites):", plan.steps.size());
+    for (const PassCount& p : plan.passes) fmt::print(" {} {},", p.pass, p.rewrites);
+    fmt::print("\n  {:<36} {:<28} {:<10} {:<44} {}\n", "node", "op", "backend", "kernel", "layout");
+    for (const StepInfo& st : plan.steps)
+      fmt::print("  {:<36} {:<28} {:<10} {:<44} {}\n", st.node, st.op_type, st.backend, st.kernel, st.output_layout);
+    std::map<std::string, int> fallback;
+    for (const StepInfo& st : plan.steps)
+      if (fell_back(st)) ++fallback[st.op_type];
+    std::string ops;
+    for (const auto& [op, n] : fallback) ops += fmt::format("{}{} x{}", ops.empty() ? "" : ", ", op, n);
+    fmt::print("  on the reference kernels (no fast kernel): {}\n", ops.empty() ? "none" : ops);
+  }
+  if (args.memory)
+    fmt::print("activation memory: {} planned arena ({} values), {} without reuse; {} values sized at run time\n",
+               human(double(plan.memory.arena_bytes), "B"), plan.memory.planned_values,
+               human(double(plan.memory.naive_bytes), "B"), plan.memory.dynamic_values);
 }
 
 }  // namespace
@@ -86,7 +91,7 @@ int info_command(const InfoArgs& args) {
     j["unsupported"] = nlohmann::json::array();
     for (const UnsupportedNode& u : sum.unsupported)
       j["unsupported"].push_back({{"node", u.node_name}, {"op_type", u.op_type}, {"domain", u.domain}});
-    if (args.optimized) j["optimized"] = optimized_json(optimize(args, s, shapes));
+    if (args.optimized || args.memory) j.update(plan_json(compile_plan(args, s, shapes), args));
     fmt::print("{}\n", j.dump(2));
     return 0;
   }
@@ -113,7 +118,7 @@ int info_command(const InfoArgs& args) {
   }
   fmt::print("FLOPs per inference: {}{}{}\n", human(sum.flops, "FLOP"), shapes_note,
              sum.nodes_without_cost ? fmt::format(" ({} nodes with data-dependent shapes not counted)", sum.nodes_without_cost) : "");
-  if (args.optimized) print_optimized(optimize(args, s, shapes));
+  if ((args.optimized || args.memory) && sum.unsupported.empty()) print_plan(compile_plan(args, s, shapes), args);
   if (!sum.unsupported.empty()) {
     fmt::print("unsupported operators ({} nodes):\n", sum.unsupported.size());
     std::string nodes;  // exit 1 always comes with the one-line error, as for every other failure

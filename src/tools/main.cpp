@@ -41,7 +41,9 @@ int main(int argc, char** argv) {
   info_cmd->add_option("model", info.model, "ONNX model file")->required();
   info_cmd->add_option("--shape", info.shapes, "NAME=1x3x224x224: input shape used for FLOPs");
   info_cmd->add_flag("--json", info.json, "print JSON");
-  info_cmd->add_flag("--optimized", info.optimized, "also show the graph after the optimisation passes");
+  info_cmd->add_flag("--optimized", info.optimized,
+                     "also show the compiled graph: rewrites per pass, each step's backend and kernel, fallbacks");
+  info_cmd->add_flag("--memory", info.memory, "also show the activation memory plan (planned peak vs naive sum)");
 
   CLI::App* demo_cmd = app.add_subcommand("demo", "Run the model shipped with infera on its sample images");
 

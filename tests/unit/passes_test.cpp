@@ -68,9 +68,9 @@ const Node* find_op(const Model& m, const std::string& op) {
   return nullptr;
 }
 
-int rewrites(const std::vector<PassStats>& stats, const std::string& pass) {
+int rewrites(const std::vector<PassCount>& stats, const std::string& pass) {
   int n = 0;
-  for (const PassStats& s : stats) n += s.pass == pass ? s.rewrites : 0;
+  for (const PassCount& s : stats) n += s.pass == pass ? s.rewrites : 0;
   return n;
 }
 
@@ -108,7 +108,7 @@ std::map<std::string, Tensor> random_inputs(const Model& m, const std::map<std::
 
 struct Optimized {
   Model model;
-  std::vector<PassStats> stats;
+  std::vector<PassCount> stats;
   double difference = 0;
 };
 
@@ -529,10 +529,10 @@ TEST(Passes, TransposesMergeAndCancelAroundElementwiseOps) {
 TEST(Passes, NoFusionOptionKeepsToExactCleanUps) {
   Builder b = bert_attention(true);
   Model m = b.m;
-  std::vector<PassStats> stats = optimize_graph(m, {}, OptimizeOptions{.fuse = false});
+  std::vector<PassCount> stats = optimize_graph(m, {}, OptimizeOptions{.fuse = false});
   EXPECT_EQ(count_ops(m, "infera.Attention"), 0);
   EXPECT_EQ(m.opsets.count("infera"), 0u);
-  for (const PassStats& s : stats) EXPECT_TRUE(s.pass.rfind("fuse_", 0) != 0 || s.pass == "fuse_transposes") << s.pass;
+  for (const PassCount& s : stats) EXPECT_TRUE(s.pass.rfind("fuse_", 0) != 0 || s.pass == "fuse_transposes") << s.pass;
 }
 
 // Real models: INFERA_PASSES_MODELS="path[|input=1x128|...];path2..." runs each before and after the passes on
@@ -558,7 +558,7 @@ TEST(PassesRealModels, OutputsMatchBeforeAndAfter) {
     const size_t nodes_before = m.graph.nodes.size();
     Optimized o = optimize_and_compare(m, random_inputs(m, shapes));
     std::string summary;
-    for (const PassStats& s : o.stats)
+    for (const PassCount& s : o.stats)
       if (s.rewrites) summary += " " + s.pass + "=" + std::to_string(s.rewrites);
     std::map<std::string, int> ops;
     for (const Node& n : o.model.graph.nodes) ++ops[(n.domain.empty() ? "" : n.domain + ".") + n.op_type];

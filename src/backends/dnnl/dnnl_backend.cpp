@@ -1,5 +1,6 @@
 // The oneDNN backend: convolution, matmul/gemm, pooling and channel concatenation with fused activations and
 // residual sums, keeping oneDNN's blocked activation layouts from one such node to the next.
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -26,12 +27,22 @@ std::optional<dnnl::memory::desc> value_desc(const ValueDesc& v) {
   return *static_cast<const dnnl::memory::desc*>(v.layout.native.get());
 }
 
+// oneDNN's format-tag spelling: dims from outermost to innermost stride ("acdb" is NHWC), then inner blocks
+// ("aBcd16b" is nChw16c).
 std::string layout_name(const dnnl::memory::desc& md) {
   const auto& blocking = md.data.format_desc.blocking;
-  if (blocking.inner_nblks == 0) return "strided";
-  std::string name = "blocked";
+  const int rank = md.data.ndims;
+  std::vector<int> order(static_cast<size_t>(rank));
+  for (int d = 0; d < rank; ++d) order[size_t(d)] = d;
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return blocking.strides[a] > blocking.strides[b]; });
+  std::string name;
+  for (int d : order) {
+    bool blocked = false;
+    for (int i = 0; i < blocking.inner_nblks; ++i) blocked |= blocking.inner_idxs[i] == d;
+    name += char((blocked ? 'A' : 'a') + d);
+  }
   for (int i = 0; i < blocking.inner_nblks; ++i)
-    name += ":" + std::to_string(blocking.inner_blks[i]) + char('a' + blocking.inner_idxs[i]);
+    name += std::to_string(blocking.inner_blks[i]) + char('a' + blocking.inner_idxs[i]);
   return name;
 }
 

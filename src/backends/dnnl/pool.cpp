@@ -107,10 +107,7 @@ std::unique_ptr<Kernel> compile_concat(const KernelRequest& r) {
     srcs.push_back(*md);
   }
   if (!any_blocked) return nullptr;  // plain concatenation is a copy the CPU backend does as well
-  dnnl::memory::desc dst_md = srcs[0].data.format_desc.blocking.inner_nblks
-                                  ? dnnl::memory::desc(to_dims(y), dt::f32, tag::any)
-                                  : plain_desc(y);
-  dnnl::concat::primitive_desc pd(dst_md, int(axis), srcs, engine());
+  dnnl::concat::primitive_desc pd(dnnl::memory::desc(to_dims(y), dt::f32, tag::any), int(axis), srcs, engine());
   auto k = std::make_unique<PrimitiveKernel>();
   k->primitive = dnnl::concat(pd);
   k->src_mds = srcs;
