@@ -195,8 +195,10 @@ void CompiledGraph::plan_storage() {
   };
   // Each storage group's last reader, over all the views that share it.
   std::vector<int> group_last(values_.size(), -1);
+  // A graph output that views an arena value keeps that storage until run() copies it out, after the last step.
   for (size_t v = 0; v < values_.size(); ++v)
-    group_last[size_t(root(int(v)))] = std::max(group_last[size_t(root(int(v)))], values_[v].last_read);
+    group_last[size_t(root(int(v)))] = std::max(group_last[size_t(root(int(v)))],
+                                                values_[v].graph_output ? int(steps_.size()) : values_[v].last_read);
   for (size_t s = 0; s < steps_.size(); ++s) {
     Step& step = steps_[s];
     if (!step.kernel || step.kernel->view()) continue;

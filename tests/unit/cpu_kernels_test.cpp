@@ -5,7 +5,7 @@
 
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/cpu_kernel.h"
-#include "op_harness.h"
+#include "backend_harness.h"
 #include "ops/helpers.h"
 
 namespace infera {
@@ -13,47 +13,8 @@ namespace {
 
 using namespace harness;
 
-constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
-constexpr float kInf = std::numeric_limits<float>::infinity();
-
-// One node, run by the CPU backend and by the reference kernel.
-struct Case {
-  std::string op;
-  std::vector<Tensor> inputs;  // undefined: an omitted optional input
-  Attrs attrs = {};
-  int opset = 21;
-  std::vector<std::string> outputs = {"y"};
-  std::vector<int> constants = {};  // inputs whose value the kernel may see at compile time
-  std::string domain = "";
-
-  Node node() const {
-    Node n;
-    n.name = "n";
-    n.op_type = op;
-    n.domain = domain;
-    n.opset = opset;
-    for (size_t k = 0; k < inputs.size(); ++k) n.inputs.push_back(inputs[k].defined() ? "x" + std::to_string(k) : "");
-    n.outputs = outputs;
-    n.attrs = attrs;
-    n.def = op_table().find(domain, op);
-    return n;
-  }
-  std::vector<TensorType> output_types() const {
-    std::vector<int> known;
-    for (size_t k = 0; k < inputs.size(); ++k) known.push_back(int(k));
-    return OpCall(op, opset, inputs, int(outputs.size())).domain(domain).attrs(attrs).output_names(outputs).infer(known).types;
-  }
-};
-
 std::unique_ptr<Kernel> compile_cpu(const Case& c, const Node& node, std::vector<TensorType> types) {
-  std::vector<ValueDesc> descs;
-  for (size_t k = 0; k < c.inputs.size(); ++k) {
-    ValueDesc d;
-    if (c.inputs[k].defined()) d.type = TensorType{c.inputs[k].dtype(), c.inputs[k].shape(), true};
-    if (std::find(c.constants.begin(), c.constants.end(), int(k)) != c.constants.end()) d.constant = &c.inputs[k];
-    descs.push_back(d);
-  }
-  return cpu_backend().compile(KernelRequest{node, descs, std::move(types)});
+  return cpu_backend().compile(c.request(node, std::move(types)));
 }
 
 // Runs the case on the CPU backend (which must accept it); `inplace` hands output 0 input 0's storage.
@@ -113,18 +74,6 @@ void check(const Case& c, float tol = 2e-5f) {
       if (!c.outputs[i].empty()) expect_close(got[i], want[i], tol);
   }
   cpu::reset_isa();
-}
-
-// Uniform values in [-scale, scale) with a few edge values mixed in when `edges`.
-Tensor values(Shape shape, unsigned seed, float scale = 1.0f, bool edges = false) {
-  Tensor t = random_tensor(std::move(shape), seed);
-  float* p = t.data<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) p[i] *= scale;
-  if (edges) {
-    const float special[] = {0.0f, -0.0f, kInf, -kInf, kNaN, 1e-30f, -88.5f, 90.0f, -120.0f};
-    for (size_t k = 0; k < std::size(special) && int64_t(k * 7) < t.numel(); ++k) p[k * 7] = special[k];
-  }
-  return t;
 }
 
 Tensor ints(Shape shape, std::vector<int64_t> v) { return Tensor::from_vector<int64_t>(std::move(shape), v); }

@@ -69,7 +69,8 @@ std::unique_ptr<Kernel> compile_pool(const KernelRequest& r) {
   for (size_t d = 0; d < kernel.size(); ++d) {
     const int64_t extent = (y[d + 2] - 1) * strides[d] + (kernel[d] - 1) * dilations[d] + 1;
     const int64_t pad = extent - x[d + 2] - pads_begin[d];
-    if (!global && pad != pads_end[d] && !max) return nullptr;  // averaging over ceil_mode's partial window differs
+    // ceil_mode's partial last window: ONNX averages it over fewer elements than oneDNN would.
+    if (!global && pad > pads_end[d] && !max) return nullptr;
     pad_r.push_back(std::max<int64_t>(pad, 0));
   }
   dnnl::algorithm alg = max ? dnnl::algorithm::pooling_max
