@@ -42,11 +42,6 @@ bool fuse(PassContext& ctx, size_t ln_index) {
 
 }  // namespace
 
-int fuse_skip_layer_norm(PassContext& ctx) {
-  int count = 0;
-  for (size_t i = 0; i < ctx.size(); ++i)
-    if (!ctx.removed(i) && fuse(ctx, i)) ++count;
-  return count;
-}
+int fuse_skip_layer_norm(PassContext& ctx) { return rewrite_each_node(ctx, fuse); }
 
 }  // namespace infera

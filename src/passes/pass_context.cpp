@@ -298,4 +298,11 @@ std::vector<Tensor> evaluate_node(const Node& node, const std::vector<const Tens
   return ctx.outputs();
 }
 
+int rewrite_each_node(PassContext& ctx, bool (*rewrite)(PassContext&, size_t)) {
+  int count = 0;
+  for (size_t i = 0; i < ctx.size(); ++i)
+    if (!ctx.removed(i) && rewrite(ctx, i)) ++count;
+  return count;
+}
+
 }  // namespace infera

@@ -97,4 +97,7 @@ Attribute ints_attribute(std::vector<int64_t> v);
 // Runs one node's reference kernel on constant inputs (nullptr = omitted); its outputs in order.
 std::vector<Tensor> evaluate_node(const Node& node, const std::vector<const Tensor*>& inputs);
 
+// Tries `rewrite` at every node not removed yet, in order; returns how many rewrites it made.
+int rewrite_each_node(PassContext& ctx, bool (*rewrite)(PassContext&, size_t));
+
 }  // namespace infera

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "op_harness.h"
+#include "model_builder.h"
 #include "runtime/compiled_graph.h"
 
 namespace infera {
@@ -21,32 +22,18 @@ using namespace harness;
 const SessionOptions kReference{.threads = 0, .optimize = false, .fast_backends = false};
 const SessionOptions kFast{};
 
-// A model built node by node; inputs float32 with fixed shapes.
-struct Builder {
-  Model m;
-  Builder() {
-    m.path = "test";
-    m.ir_version = 8;
-    m.opsets[""] = 17;
-  }
+// The shared builder, with single-output nodes and a seeded 3x3 convolution.
+struct Builder : ModelBuilder {
   Builder& input(const std::string& name, const Shape& shape) {
-    ValueInfo v{name, DType::Float32, {}, true};
-    for (int64_t d : shape) v.dims.push_back(Dim{d, ""});
-    m.graph.inputs.push_back(v);
+    ModelBuilder::input(name, shape);
     return *this;
   }
   Builder& init(const std::string& name, Tensor t) {
-    m.graph.initializers[name] = std::move(t);
+    ModelBuilder::init(name, std::move(t));
     return *this;
   }
   Builder& node(const std::string& op, std::vector<std::string> inputs, const std::string& output, Attrs attrs = {}) {
-    Node n;
-    n.name = output + "_node";
-    n.op_type = op;
-    n.inputs = std::move(inputs);
-    n.outputs = {output};
-    n.attrs = std::move(attrs);
-    m.graph.nodes.push_back(std::move(n));
+    ModelBuilder::node(op, std::move(inputs), {output}, std::move(attrs));
     return *this;
   }
   Builder& conv(const std::string& x, const std::string& y, int64_t in, int64_t out, unsigned seed) {
@@ -55,7 +42,7 @@ struct Builder {
     return node("Conv", {x, y + "_w", y + "_b"}, y, {{"pads", ints_attr({1, 1, 1, 1})}});
   }
   Builder& output(const std::string& name) {
-    m.graph.outputs.push_back(ValueInfo{name, DType::Float32, {}, false});
+    ModelBuilder::output(name);
     return *this;
   }
 };

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "onnx/import.h"
+#include "model_builder.h"
 #include "op_harness.h"
 #include "passes/pipeline.h"
 #include "runtime/executor.h"
@@ -15,40 +16,7 @@ namespace {
 
 using namespace harness;
 
-// A model built node by node. Inputs are float32 with fixed shapes.
-struct Builder {
-  Model m;
-  explicit Builder(int opset = 17) {
-    m.path = "test";
-    m.ir_version = 8;
-    m.opsets[""] = opset;
-  }
-  Builder& input(const std::string& name, const Shape& shape, DType dtype = DType::Float32) {
-    ValueInfo v{name, dtype, {}, true};
-    for (int64_t d : shape) v.dims.push_back(Dim{d, ""});
-    m.graph.inputs.push_back(v);
-    return *this;
-  }
-  Builder& init(const std::string& name, Tensor t) {
-    m.graph.initializers[name] = std::move(t);
-    return *this;
-  }
-  Builder& node(const std::string& op, std::vector<std::string> inputs, std::vector<std::string> outputs,
-                Attrs attrs = {}) {
-    Node n;
-    n.name = outputs[0] + "_node";
-    n.op_type = op;
-    n.inputs = std::move(inputs);
-    n.outputs = std::move(outputs);
-    n.attrs = std::move(attrs);
-    m.graph.nodes.push_back(std::move(n));
-    return *this;
-  }
-  Builder& output(const std::string& name) {
-    m.graph.outputs.push_back(ValueInfo{name, DType::Float32, {}, false});
-    return *this;
-  }
-};
+using Builder = ModelBuilder;
 
 std::vector<Tensor> run_model(Model& m, const std::map<std::string, Tensor>& inputs) {
   ModelPlan plan(m, /*strict=*/true);
