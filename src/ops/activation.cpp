@@ -1,5 +1,6 @@
 // Activation functions: Relu, Sigmoid and its relatives, the ELU family, Gelu, PRelu, Clip, Shrink.
 // Attributes are float; they are converted to the compute type so that float64 inputs compute in double.
+#include "ops/activation_math.h"
 #include "ops/elementwise.h"
 
 namespace infera {
@@ -18,29 +19,17 @@ void relu(OpContext& ctx) {
             [](auto x) { return x > 0 ? x : decltype(x)(0); });
 }
 
-void sigmoid(OpContext& ctx) {
-  map_float(ctx, [](auto x) {
-    using C = decltype(x);
-    if (x >= 0) return C(1) / (C(1) + std::exp(-x));
-    const C e = std::exp(x);
-    return e / (C(1) + e);
-  });
-}
+void sigmoid(OpContext& ctx) { map_float(ctx, [](auto x) { return sigmoid_of(x); }); }
 
 void hard_sigmoid(OpContext& ctx) {
   const float alpha = attr(ctx, "alpha", 0.2f), beta = attr(ctx, "beta", 0.5f);
   map_float(ctx, [=](auto x) {
     using C = decltype(x);
-    return std::clamp(C(alpha) * x + C(beta), C(0), C(1));
+    return hard_sigmoid_of(x, C(alpha), C(beta));
   });
 }
 
-void hard_swish(OpContext& ctx) {
-  map_float(ctx, [](auto x) {
-    using C = decltype(x);
-    return x * std::clamp(x / C(6) + C(0.5), C(0), C(1));
-  });
-}
+void hard_swish(OpContext& ctx) { map_float(ctx, [](auto x) { return hard_swish_of(x); }); }
 
 void softplus(OpContext& ctx) { map_float(ctx, [](auto x) { return softplus_of(x); }); }
 void softsign(OpContext& ctx) { map_float(ctx, [](auto x) { return x / (decltype(x)(1) + std::fabs(x)); }); }
@@ -89,18 +78,8 @@ bool infer_gelu(OpContext& ctx) {
 }
 
 void gelu(OpContext& ctx) {
-  if (ctx.node().attr_string("approximate", "none") == "tanh") {
-    map_float(ctx, [](auto x) {
-      using C = decltype(x);
-      const C k = C(0.79788456080286535588);  // sqrt(2 / pi)
-      return C(0.5) * x * (C(1) + std::tanh(k * (x + C(0.044715) * x * x * x)));
-    });
-  } else {
-    map_float(ctx, [](auto x) {
-      using C = decltype(x);
-      return C(0.5) * x * (C(1) + std::erf(x * C(0.70710678118654752440)));
-    });
-  }
+  if (ctx.node().attr_string("approximate", "none") == "tanh") map_float(ctx, [](auto x) { return gelu_tanh_of(x); });
+  else map_float(ctx, [](auto x) { return gelu_erf_of(x); });
 }
 
 // Slope broadcasts to X in one direction only: the output has X's shape. Before opset 7 a 1-D slope as long as

@@ -11,6 +11,7 @@
 // ("" = none), with `activation_params`: Clip [min, max], LeakyRelu [alpha], HardSigmoid [alpha, beta].
 #include <cmath>
 
+#include "ops/activation_math.h"
 #include "ops/helpers.h"
 
 namespace infera {
@@ -53,29 +54,19 @@ Activation parse_activation(const OpContext& ctx) {
 }
 
 template <class C>
-C sigmoid_of(C x) {
-  if (x >= 0) return C(1) / (C(1) + std::exp(-x));
-  const C e = std::exp(x);
-  return e / (C(1) + e);
-}
-
-template <class C>
 C activate(const Activation& act, C x) {
   switch (act.kind) {
     case Act::None: return x;
     case Act::Relu: return x > 0 ? x : C(0);
     case Act::Clip: return std::min(std::max(x, C(act.a)), C(act.b));
     case Act::Sigmoid: return sigmoid_of(x);
-    case Act::HardSigmoid: return std::clamp(C(act.a) * x + C(act.b), C(0), C(1));
-    case Act::HardSwish: return x * std::clamp(x / C(6) + C(0.5), C(0), C(1));
+    case Act::HardSigmoid: return hard_sigmoid_of(x, C(act.a), C(act.b));
+    case Act::HardSwish: return hard_swish_of(x);
     case Act::LeakyRelu: return x < 0 ? C(act.a) * x : x;
     case Act::Tanh: return std::tanh(x);
     case Act::SiLU: return x * sigmoid_of(x);
-    case Act::Gelu: return C(0.5) * x * (C(1) + std::erf(x * C(0.70710678118654752440)));
-    case Act::GeluTanh: {
-      const C k = C(0.79788456080286535588);  // sqrt(2 / pi)
-      return C(0.5) * x * (C(1) + std::tanh(k * (x + C(0.044715) * x * x * x)));
-    }
+    case Act::Gelu: return gelu_erf_of(x);
+    case Act::GeluTanh: return gelu_tanh_of(x);
   }
   return x;
 }

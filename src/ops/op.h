@@ -45,6 +45,7 @@ struct OpDef {
   std::string_view domain = "";  // "" = ai.onnx
   bool foldable = true;          // may be evaluated ahead of time when all inputs are constants
   bool reads_shapes_only = false;  // compute() looks only at input shapes (Shape, Size): foldable without values
+  bool view = false;  // output 0 is input 0's bytes under the inferred shape (Reshape, Identity): no copy needed
 };
 
 // Runs a subgraph (If/Loop body) in the scope of the node that owns it; provided by the runtime.

@@ -184,14 +184,14 @@ void expand(OpContext& ctx) {
 
 void register_shape_ops(OpTable& t) {
   t.add({.name = "Reshape", .infer = infer_view<reshape_target>, .compute = compute_view<reshape_target>,
-         .cost = view_cost});
+         .cost = view_cost, .view = true});
   t.add({.name = "Flatten", .infer = infer_view<flatten_shape>, .compute = compute_view<flatten_shape>,
-         .cost = view_cost});
+         .cost = view_cost, .view = true});
   t.add({.name = "Squeeze", .infer = infer_view<squeezed_shape>, .compute = compute_view<squeezed_shape>,
-         .cost = view_cost});
+         .cost = view_cost, .view = true});
   t.add({.name = "Unsqueeze", .infer = infer_view<unsqueezed_shape>, .compute = compute_view<unsqueezed_shape>,
-         .cost = view_cost});
-  t.add({.name = "Identity", .infer = infer_same_as_input, .compute = identity, .cost = view_cost});
+         .cost = view_cost, .view = true});
+  t.add({.name = "Identity", .infer = infer_same_as_input, .compute = identity, .cost = view_cost, .view = true});
   t.add({.name = "Shape", .infer = infer_shape, .compute = shape, .cost = shape_cost, .reads_shapes_only = true});
   t.add({.name = "Size", .infer = infer_size, .compute = size, .cost = shape_cost, .reads_shapes_only = true});
   t.add({.name = "Expand", .infer = infer_expand, .compute = expand, .cost = data_movement_cost});

@@ -44,7 +44,7 @@ std::vector<PassCount> optimize_graph(Model& model, const std::map<std::string, 
   for (const PassEntry& p : kPasses) {
     if (p.fusion && !options.fuse) continue;
     const int rewrites = p.run(ctx);
-    ctx.commit();
+    if (rewrites > 0) ctx.commit();  // re-indexes and re-analyses the graph: only when the pass changed it
     stats.push_back({p.name, rewrites});
   }
   return stats;

@@ -2,12 +2,11 @@
 // 1/sqrt(d)); Y [B, Sq, h*d] = per head softmax(scale * Q_h K_h^T + mask) V_h. The two products are oneDNN matmuls
 // over all (batch, head) pairs at once, reading each head's columns in place through strided descriptors; the
 // softmax (with scale and the broadcast additive mask folded in) is row_math's, over a [B, h, Sq, Sk] scratch.
-#include <oneapi/dnnl/dnnl.hpp>
-
 #include <cmath>
 #include <string>
 
 #include "backends/cpu/kernels.h"
+#include "backends/dnnl/dnnl_common.h"
 #include "backends/cpu/row_math.h"
 #include "ops/helpers.h"
 
@@ -15,11 +14,6 @@ namespace infera::cpu {
 namespace {
 
 using dnnl::memory;
-
-dnnl::engine& cpu_engine() {
-  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  return engine;
-}
 
 memory::desc strided_desc(const memory::dims& dims, const memory::dims& strides) {
   return memory::desc(dims, memory::data_type::f32, strides);
@@ -39,8 +33,8 @@ class AttentionKernel final : public CpuKernel {
     v_md_ = strided_desc({B, h, Sk, d}, {Sk * hd, d, hd, 1});
     scores_md_ = strided_desc({B, h, Sq, Sk}, {h * Sq * Sk, Sq * Sk, Sk, 1});
     y_md_ = q_md_;
-    const dnnl::matmul::primitive_desc scores_pd(dnnl::matmul::desc(q_md_, kt_md_, scores_md_), cpu_engine());
-    const dnnl::matmul::primitive_desc context_pd(dnnl::matmul::desc(scores_md_, v_md_, y_md_), cpu_engine());
+    const dnnl::matmul::primitive_desc scores_pd(dnnl::matmul::desc(q_md_, kt_md_, scores_md_), dnnl_backend::engine());
+    const dnnl::matmul::primitive_desc context_pd(dnnl::matmul::desc(scores_md_, v_md_, y_md_), dnnl_backend::engine());
     scores_ = dnnl::matmul(scores_pd);
     context_ = dnnl::matmul(context_pd);
     impl_ = scores_pd.impl_info_str();
@@ -50,8 +44,8 @@ class AttentionKernel final : public CpuKernel {
   std::string describe() const override { return CpuKernel::describe() + " (matmul " + impl_ + ")"; }
 
   void run(const std::vector<const Tensor*>& inputs, const std::vector<Tensor*>& outputs) override {
-    dnnl::stream stream(cpu_engine());
-    auto wrap = [&](const memory::desc& md, const void* p) { return memory(md, cpu_engine(), const_cast<void*>(p)); };
+    using dnnl_backend::wrap;
+    dnnl::stream& stream = dnnl_backend::stream();
     memory scores = wrap(scores_md_, scratch_.data());
     scores_.execute(stream, {{DNNL_ARG_SRC, wrap(q_md_, inputs[0]->raw())},
                              {DNNL_ARG_WEIGHTS, wrap(kt_md_, inputs[1]->raw())},

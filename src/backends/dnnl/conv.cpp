@@ -14,7 +14,7 @@ using dt = dnnl::memory::data_type;
 class ConvKernel final : public Kernel {
  public:
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) override {
-    dnnl::stream s(engine());
+    dnnl::stream& s = stream();
     dnnl::memory src = src_adapter(*in[0], s);
     dnnl::memory dst = wrap(dst_md, *out[0]);
     if (has_sum && out[0]->raw() != in[3]->raw()) {  // the sum post-op accumulates into dst: start from Z
@@ -98,9 +98,7 @@ std::unique_ptr<Kernel> compile_conv(const KernelRequest& r) {
   k->primitive = dnnl::convolution_forward(pd);
   k->impl = pd.impl_info_str();
   k->src_adapter = InputAdapter(*src_in, pd.src_desc());
-  dnnl::memory::dims wstrides(wdims.size(), 1);
-  for (size_t d = wdims.size(); d-- > 1;) wstrides[d - 1] = wstrides[d] * wdims[d];
-  k->weights = pack_constant(*in[1].constant, dnnl::memory::desc(wdims, dt::f32, wstrides), pd.weights_desc());
+  k->weights = pack_constant(*in[1].constant, plain_desc(Shape(wdims.begin(), wdims.end())), pd.weights_desc());
   if (has_bias) k->bias = pack_constant(*in[2].constant, bias_md, pd.bias_desc());
   k->dst_md = pd.dst_desc();
   k->dst_shape = y;

@@ -13,6 +13,11 @@ dnnl::engine& engine() {
   return e;
 }
 
+dnnl::stream& stream() {
+  thread_local dnnl::stream s(engine());
+  return s;
+}
+
 dnnl::memory::dims to_dims(const Shape& shape) { return dnnl::memory::dims(shape.begin(), shape.end()); }
 
 dnnl::memory::desc plain_desc(const Shape& shape) {
@@ -56,8 +61,8 @@ Layout layout_of(const dnnl::memory::desc& md, const Shape& shape) {
   return l;
 }
 
-dnnl::memory wrap(const dnnl::memory::desc& md, const Tensor& t) {
-  return dnnl::memory(md, engine(), const_cast<void*>(t.raw()));
+dnnl::memory wrap(const dnnl::memory::desc& md, const void* data) {
+  return dnnl::memory(md, engine(), const_cast<void*>(data));
 }
 
 bool is_float32(const ValueDesc& v) { return v.type.dtype == DType::Float32 && v.type.shape_known; }
@@ -90,10 +95,9 @@ PackedConstant pack_constant(const Tensor& t, const dnnl::memory::desc& from, co
   PackedConstant packed;
   packed.storage = std::shared_ptr<std::byte[]>(new std::byte[std::max<size_t>(to.get_size(), 1)]());
   packed.memory = dnnl::memory(to, engine(), packed.storage.get());
-  dnnl::stream s(engine());
   dnnl::memory src = wrap(from, t);
-  dnnl::reorder(src, packed.memory).execute(s, src, packed.memory);
-  s.wait();
+  dnnl::reorder(src, packed.memory).execute(stream(), src, packed.memory);
+  stream().wait();
   return packed;
 }
 
@@ -118,10 +122,9 @@ class ToPlainKernel final : public Kernel {
   ToPlainKernel(const dnnl::memory::desc& from, const Shape& shape)
       : from_(from), to_(plain_desc(shape)), reorder_(dnnl::reorder::primitive_desc(engine(), from_, engine(), to_)) {}
   void run(const std::vector<const Tensor*>& inputs, const std::vector<Tensor*>& outputs) override {
-    dnnl::stream s(engine());
     dnnl::memory src = wrap(from_, *inputs[0]), dst = wrap(to_, *outputs[0]);
-    reorder_.execute(s, src, dst);
-    s.wait();
+    reorder_.execute(stream(), src, dst);
+    stream().wait();
   }
   std::string describe() const override { return "dnnl reorder " + layout_name(from_) + " -> plain"; }
 

@@ -14,6 +14,8 @@ namespace infera::dnnl_backend {
 
 const Backend& backend();
 dnnl::engine& engine();
+// The calling thread's stream on engine(): kernels execute on it and wait before they return.
+dnnl::stream& stream();
 
 dnnl::memory::dims to_dims(const Shape& shape);
 // The dense row-major descriptor of a tensor type (float32).
@@ -50,8 +52,9 @@ class InputAdapter {
 
 bool is_float32(const ValueDesc& v);
 std::string layout_name(const dnnl::memory::desc& md);
-// The tensor's storage as a oneDNN memory object with descriptor md.
-dnnl::memory wrap(const dnnl::memory::desc& md, const Tensor& t);
+// Existing storage (a tensor's, a kernel's scratch) as a oneDNN memory object with descriptor md.
+dnnl::memory wrap(const dnnl::memory::desc& md, const void* data);
+inline dnnl::memory wrap(const dnnl::memory::desc& md, const Tensor& t) { return wrap(md, t.raw()); }
 
 std::unique_ptr<Kernel> compile_conv(const KernelRequest& r);
 std::unique_ptr<Kernel> compile_matmul(const KernelRequest& r);

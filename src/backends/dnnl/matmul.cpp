@@ -12,7 +12,7 @@ using dt = dnnl::memory::data_type;
 class MatMulKernel final : public Kernel {
  public:
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) override {
-    dnnl::stream s(engine());
+    dnnl::stream& s = stream();
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, wrap(src_md, *in[0])},
                                                {DNNL_ARG_DST, wrap(dst_md, *out[0])}};
     args[DNNL_ARG_WEIGHTS] = weights.storage ? weights.memory : wrap(weights_md, *in[1]);
@@ -28,15 +28,16 @@ class MatMulKernel final : public Kernel {
   std::string impl;
 };
 
-// A dense row-major matrix descriptor of dims, read transposed when `transposed` (the last two dims swapped).
-dnnl::memory::desc matrix_desc(dnnl::memory::dims dims, bool transposed) {
-  if (!transposed) return plain_desc(Shape(dims.begin(), dims.end()));
+// The descriptor of a matrix with logical dims `dims`, stored dense row-major, or stored transposed (the last two
+// dims swapped in memory): then the last two strides swap.
+dnnl::memory::desc matrix_desc(const dnnl::memory::dims& dims, bool transposed) {
   const size_t r = dims.size();
-  std::swap(dims[r - 1], dims[r - 2]);
-  dnnl::memory::desc stored = plain_desc(Shape(dims.begin(), dims.end()));
-  dnnl::memory::dims strides(stored.data.format_desc.blocking.strides, stored.data.format_desc.blocking.strides + r);
-  std::swap(strides[r - 1], strides[r - 2]);
-  std::swap(dims[r - 1], dims[r - 2]);
+  dnnl::memory::dims strides(r, 1);
+  for (size_t d = r - 1; d-- > 0;) strides[d] = strides[d + 1] * dims[d + 1];
+  if (transposed) {
+    strides[r - 1] = dims[r - 2];
+    strides[r - 2] = 1;
+  }
   return dnnl::memory::desc(dims, dt::f32, strides);
 }
 
@@ -106,8 +107,8 @@ std::unique_ptr<Kernel> compile_matmul(const KernelRequest& r) {
   attr.set_post_ops(ops);
 
   auto k = std::make_unique<MatMulKernel>();
-  k->src_md = gemm ? matrix_desc(src_dims, trans_a) : plain_desc(Shape(src_dims.begin(), src_dims.end()));
-  k->weights_md = gemm ? matrix_desc(wei_dims, trans_b) : plain_desc(Shape(wei_dims.begin(), wei_dims.end()));
+  k->src_md = matrix_desc(src_dims, trans_a);
+  k->weights_md = matrix_desc(wei_dims, trans_b);
   k->dst_md = plain_desc(Shape(dst_dims.begin(), dst_dims.end()));
   dnnl::memory::dims bias_dims(rank, 1);
   bias_dims.back() = n;

@@ -13,7 +13,7 @@ using dt = dnnl::memory::data_type;
 class PrimitiveKernel final : public Kernel {
  public:
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) override {
-    dnnl::stream s(engine());
+    dnnl::stream& s = stream();
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_DST, wrap(dst_md, *out[0])}};
     if (src_mds.size() == 1) {
       args[DNNL_ARG_SRC] = wrap(src_mds[0], *in[0]);

@@ -66,19 +66,13 @@ class ViewKernel final : public Kernel {
   std::string describe() const override { return "view"; }
 };
 
-bool is_view_op(const Node& node) {
-  if (!node.domain.empty()) return false;
-  const std::string& op = node.op_type;
-  return op == "Reshape" || op == "Flatten" || op == "Squeeze" || op == "Unsqueeze" || op == "Identity";
-}
-
 class ReferenceBackend final : public Backend {
  public:
   std::string_view name() const override { return "reference"; }
   std::unique_ptr<Kernel> compile(const KernelRequest& request) const override {
     for (const ValueDesc& in : request.inputs)
       if (!in.layout.plain()) return nullptr;
-    if (is_view_op(request.node) && !request.inputs.empty() && request.outputs.size() == 1 &&
+    if (request.node.def->view && !request.inputs.empty() && request.outputs.size() == 1 &&
         request.inputs[0].type.dtype == request.outputs[0].dtype)
       return std::make_unique<ViewKernel>();
     return std::make_unique<ReferenceKernel>(request.node);
