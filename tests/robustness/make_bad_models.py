@@ -403,6 +403,14 @@ def make_crafted(out_dir):
            "overflow|exceeds")
     misuse("shape_malformed", [good_sym, "--shape", "X=1x-4"], ["--shape"], "not a dimension")
     misuse("shape_wrong_for_fixed", [good, "--shape", "X=2x4"], [good, "'X'"], "dim 0 must be 1")
+    missing_model = os.path.join(d, "no_such_model.onnx")
+    _case(cases, "cli/bench_good_model", ["bench", good, "--iters", "2"], expect="ok")
+    _case(cases, "cli/bench_missing_model", ["bench", missing_model], names=[missing_model], reason="cannot open|No such")
+    _case(cases, "cli/bench_wrong_shape", ["bench", good, "--shape", "X=2x4"], names=[good, "'X'"],
+          reason="dim 0 must be 1")
+    _case(cases, "cli/bench_batch_vs_input_file", ["bench", good_sym, "--batch", "2", "--input", x_ok],
+          names=[good_sym, "'X'"], reason="batch")
+    _case(cases, "cli/info_compiled_plan", ["info", good, "--optimized", "--memory"], expect="ok")
     return cases
 
 
