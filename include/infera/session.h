@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "infera/profile.h"
 #include "infera/tensor.h"
 
 namespace infera {
@@ -30,15 +31,6 @@ struct SessionOptions {
   bool fast_backends = true;   // false: the reference kernels only (what the fast ones are tested against)
 };
 
-// One step of a compiled model, for reports: a node, or a layout conversion the compiler inserted.
-struct StepInfo {
-  std::string node;     // node name; for a conversion, the value it converts
-  std::string op_type;  // "Conv", "infera.FusedConv", ...; "LayoutToPlain" for a conversion
-  std::string backend;  // "dnnl", "cpu", "reference"; "reference (dynamic)": shapes known only at run time
-  std::string kernel;   // the kernel's own description
-  std::string output_layout;
-};
-
 struct MemoryReport {
   size_t arena_bytes = 0;  // planned peak of the activations whose size is static
   size_t naive_bytes = 0;  // the same activations, each in its own buffer
@@ -51,11 +43,11 @@ struct PassCount {
   int rewrites = 0;
 };
 
-// How a model runs for given input shapes: the graph passes' rewrites, every step with its backend, and the
-// activation memory plan.
+// How a model runs for given input shapes: the graph passes' rewrites, every step with its backend, kernel and
+// cost, and the activation memory plan.
 struct ExecutionPlan {
   std::vector<PassCount> passes;  // in the order they ran
-  std::vector<StepInfo> steps;
+  std::vector<LayerProfile> steps;
   MemoryReport memory;
 };
 
@@ -103,14 +95,17 @@ class Session {
   const std::vector<ValueInfo>& inputs() const;
   const std::vector<ValueInfo>& outputs() const;
 
-  // Runs with named inputs; returns outputs in graph-output order.
-  std::vector<Tensor> run(const std::map<std::string, Tensor>& inputs);
+  // Runs with named inputs; returns outputs in graph-output order. With a profile, also records every step's
+  // start and duration (the clock costs well under a microsecond per step).
+  std::vector<Tensor> run(const std::map<std::string, Tensor>& inputs, RunProfile* profile = nullptr);
   std::map<std::string, Tensor> run_named(const std::map<std::string, Tensor>& inputs);
 
   // Compiles the model for these input shapes (graph passes, kernels, memory plan) ahead of the first run with
   // them; run() compiles on demand otherwise. Unset symbolic dims default to 1.
   void prepare(const std::map<std::string, Shape>& input_shapes = {});
   ExecutionPlan execution_plan(const std::map<std::string, Shape>& input_shapes = {});
+  // The compiled steps with their costs (execution_plan().steps): what profiles and projections start from.
+  std::vector<LayerProfile> layers(const std::map<std::string, Shape>& input_shapes = {});
 
   // Shapes for symbolic input dims (name -> concrete shape) used by summary(); unset dims default to 1.
   ModelSummary summary(const std::map<std::string, Shape>& input_shapes = {}) const;

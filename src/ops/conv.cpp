@@ -71,6 +71,7 @@ Cost conv_cost(const OpContext& ctx) {
   Cost c = elementwise_cost(ctx, 0);
   c.flops = 2.0 * outputs * double(g.in_channels_per_group()) * double(g.kernel_size()) +
             (ctx.has_input(2) ? outputs : 0.0);
+  c.matrix = conv_matrix_shape(g);
   return c;
 }
 

@@ -36,6 +36,12 @@ struct ConvGeometry {
   Shape output_shape() const;
 };
 
+// The convolution as matrix products (im2col): per image and group, [out pixels x C/group*kernel] by
+// [C/group*kernel x M/group].
+inline MatrixShape conv_matrix_shape(const ConvGeometry& g) {
+  return {g.batch * g.group, g.out_size(), g.out_channels_per_group(), g.in_channels_per_group() * g.kernel_size()};
+}
+
 // Reads the node's Conv attributes for input shape x (N x C x D1..Dn) and weight shape w (M x C/group x k1..kn)
 // and computes the output dims and effective pads. Fails through ctx on any inconsistency.
 ConvGeometry conv_geometry(const OpContext& ctx, const Shape& x, const Shape& w);

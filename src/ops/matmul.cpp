@@ -93,6 +93,7 @@ Cost matmul_cost(const OpContext& ctx) {
   const MatMulShape s = matmul_shape(ctx);
   Cost c = elementwise_cost(ctx, 0);
   c.flops = 2.0 * double(shape_numel(s.batch)) * double(s.m) * double(s.n) * double(s.k);
+  c.matrix = {shape_numel(s.batch), s.m, s.n, s.k};
   return c;
 }
 
@@ -157,6 +158,7 @@ Cost gemm_cost(const OpContext& ctx) {
   const GemmShape s = gemm_shape(ctx);
   Cost c = elementwise_cost(ctx, 0);
   c.flops = 2.0 * double(s.m) * double(s.n) * double(s.k) + (ctx.has_input(2) ? 2.0 * double(s.m) * double(s.n) : 0);
+  c.matrix = {1, s.m, s.n, s.k};
   return c;
 }
 

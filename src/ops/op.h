@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/graph.h"
+#include "infera/profile.h"
 
 namespace infera {
 
@@ -31,6 +32,7 @@ struct Cost {
   double flops = 0;
   double bytes_read = 0;
   double bytes_written = 0;
+  MatrixShape matrix;  // matrix products (Conv, Gemm, MatMul and their quantized forms): the product's shape
 };
 
 using InferFn = bool (*)(OpContext&);

@@ -125,6 +125,7 @@ Cost matmul_cost(const OpContext& ctx, int b) {
   if (!ctx.input_type(0).shape_known || !ctx.input_type(b).shape_known) return c;
   const MatMulGeometry g = matmul_geometry(ctx, ctx.shape(0), ctx.shape(b));
   c.flops = 2.0 * double(shape_numel(g.batch)) * double(g.m) * double(g.n) * double(g.k);
+  c.matrix = {shape_numel(g.batch), g.m, g.n, g.k};
   return c;
 }
 

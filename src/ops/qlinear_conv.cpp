@@ -87,6 +87,7 @@ Cost integer_conv_cost(const OpContext& ctx, IntConvInputs in) {
   const ConvGeometry g = conv_geometry(ctx, ctx.shape(in.x), ctx.shape(in.w));
   c.flops = 2.0 * double(g.batch) * double(g.out_channels) * double(g.out_size()) * double(g.in_channels_per_group()) *
             double(g.kernel_size());
+  c.matrix = conv_matrix_shape(g);
   return c;
 }
 

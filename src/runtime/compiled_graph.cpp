@@ -1,5 +1,6 @@
 #include "runtime/compiled_graph.h"
 
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <numeric>
@@ -10,6 +11,8 @@
 #include "runtime/executor.h"
 #include "runtime/memory_planner.h"
 #include "runtime/static_analysis.h"
+
+#include <omp.h>
 
 namespace infera {
 
@@ -40,6 +43,19 @@ bool has_subgraphs(const Node& n) {
   for (const auto& [name, a] : n.attrs)
     if (a.kind == Attribute::Kind::Graph || a.kind == Attribute::Kind::Graphs) return true;
   return false;
+}
+
+// The arithmetic's element type, as profiles and device peaks name it.
+std::string precision_name(DType t) {
+  switch (t) {
+    case DType::Float32: return "fp32";
+    case DType::Float16: return "fp16";
+    case DType::BFloat16: return "bf16";
+    case DType::Float64: return "fp64";
+    case DType::Int8:
+    case DType::UInt8: return "int8";
+    default: return std::string(dtype_name(t));
+  }
 }
 
 std::vector<const Graph*> subgraphs_of(const Node& n) {
@@ -80,7 +96,17 @@ int CompiledGraph::plain_version(int value, std::vector<int>& converted) {
   step.inputs = {value};
   const int id = add_value(from.name + "@plain", from.type, Layout{});
   step.outputs = {id};
-  step_info_.push_back({from.name, "LayoutToPlain", std::string(from.layout.owner->name()), step.kernel->describe(), "plain"});
+  LayerProfile layer;
+  layer.node = from.name;
+  layer.op_type = "LayoutToPlain";
+  layer.backend = from.layout.owner->name();
+  layer.kernel = step.kernel->describe();
+  layer.output_layout = "plain";
+  layer.precision = precision_name(from.type.dtype);
+  layer.conversion = true;
+  layer.bytes_read = double(from.bytes());
+  layer.bytes_written = type_bytes(from.type);
+  layers_.push_back(std::move(layer));
   steps_.push_back(std::move(step));
   converted.resize(values_.size(), -1);
   converted[size_t(value)] = id;
@@ -156,9 +182,23 @@ CompiledGraph::CompiledGraph(const Model& source, const std::map<std::string, Sh
       Value& out = values_[size_t(step.outputs[0])];  // a reshaped or renamed weight is still a constant
       out.constant = values_[size_t(step.inputs[0])].constant.reshaped(out.type.shape);
     }
-    step_info_.push_back({node.name, (node.domain.empty() ? "" : node.domain + ".") + node.op_type, backend_name,
-                          step.kernel ? step.kernel->describe() : "reference " + node.op_type,
-                          step.outputs.empty() || step.outputs[0] < 0 ? "" : values_[size_t(step.outputs[0])].layout.name});
+    LayerProfile layer;
+    layer.node = node.name;
+    layer.op_type = (node.domain.empty() ? "" : node.domain + ".") + node.op_type;
+    layer.backend = backend_name;
+    layer.kernel = step.kernel ? step.kernel->describe() : "reference " + node.op_type;
+    if (!step.outputs.empty() && step.outputs[0] >= 0) layer.output_layout = values_[size_t(step.outputs[0])].layout.name;
+    const int first = !step.inputs.empty() && step.inputs[0] >= 0 ? step.inputs[0]
+                      : !step.outputs.empty()                     ? step.outputs[0] : -1;
+    if (first >= 0) layer.precision = precision_name(values_[size_t(first)].type.dtype);
+    layer.cost_known = na.known;
+    layer.flops = na.cost.flops;
+    layer.bytes_read = na.cost.bytes_read;
+    layer.bytes_written = na.cost.bytes_written;
+    layer.matrix = na.cost.matrix;
+    for (int id : step.inputs)
+      if (id >= 0 && values_[size_t(id)].constant.defined()) layer.weight_bytes += type_bytes(values_[size_t(id)].type);
+    layers_.push_back(std::move(layer));
     steps_.push_back(std::move(step));
   }
   for (const ValueInfo& out : g.outputs) {
@@ -261,8 +301,12 @@ void CompiledGraph::run_dynamic(const Step& step, std::vector<Tensor>& values) {
     if (step.outputs[o] >= 0) values[size_t(step.outputs[o])] = outputs[o];
 }
 
-std::vector<Tensor> CompiledGraph::run(const std::map<std::string, Tensor>& inputs) {
+std::vector<Tensor> CompiledGraph::run(const std::map<std::string, Tensor>& inputs, RunProfile* profile) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point run_start = Clock::now();
+  auto since_start_us = [&] { return std::chrono::duration<double, std::micro>(Clock::now() - run_start).count(); };
   std::lock_guard<std::mutex> lock(running_);
+  if (profile) profile->layers = layers_;
   std::vector<Tensor> values(values_.size());
   for (size_t v = 0; v < values_.size(); ++v) {
     const Value& value = values_[v];
@@ -275,7 +319,9 @@ std::vector<Tensor> CompiledGraph::run(const std::map<std::string, Tensor>& inpu
   }
   std::vector<const Tensor*> ins;
   std::vector<Tensor*> outs;
-  for (const Step& step : steps_) {
+  for (size_t s = 0; s < steps_.size(); ++s) {
+    const Step& step = steps_[s];
+    const double start_us = profile ? since_start_us() : 0;
     auto execute = [&] {
       if (!step.kernel) return run_dynamic(step, values);
       if (step.kernel->view()) {
@@ -297,6 +343,10 @@ std::vector<Tensor> CompiledGraph::run(const std::map<std::string, Tensor>& inpu
     };
     if (step.node) run_located(model_->path, *step.node, execute);
     else execute();
+    if (profile) {
+      profile->layers[s].start_us = start_us;
+      profile->layers[s].duration_us = since_start_us() - start_us;
+    }
     for (int id : step.frees) values[size_t(id)] = Tensor();
   }
   std::vector<Tensor> result;
@@ -306,6 +356,11 @@ std::vector<Tensor> CompiledGraph::run(const std::map<std::string, Tensor>& inpu
     const Tensor& t = values[size_t(id)];
     const auto* p = static_cast<const std::byte*>(t.raw());
     result.push_back(p >= begin && p < end ? t.clone() : t);  // the arena is reused by the next run
+  }
+  if (profile) {
+    profile->model = model_->path;
+    profile->threads = omp_get_max_threads();
+    profile->total_us = since_start_us();
   }
   return result;
 }

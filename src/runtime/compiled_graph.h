@@ -20,9 +20,10 @@ class CompiledGraph {
  public:
   CompiledGraph(const Model& source, const std::map<std::string, Shape>& input_shapes, const SessionOptions& options);
   ~CompiledGraph();
-  std::vector<Tensor> run(const std::map<std::string, Tensor>& inputs);
+  // With a profile: every step's start and duration as well.
+  std::vector<Tensor> run(const std::map<std::string, Tensor>& inputs, RunProfile* profile = nullptr);
 
-  ExecutionPlan report() const { return ExecutionPlan{passes_, step_info_, memory_}; }
+  ExecutionPlan report() const { return ExecutionPlan{passes_, layers_, memory_}; }
   const Model& model() const { return *model_; }
 
  private:
@@ -40,7 +41,7 @@ class CompiledGraph {
   std::map<std::string, int> ids_;
   std::vector<Step> steps_;
   std::vector<PassCount> passes_;
-  std::vector<StepInfo> step_info_;
+  std::vector<LayerProfile> layers_;  // per step: what it is and what it costs
   std::vector<int> outputs_;
   std::shared_ptr<std::byte[]> arena_;
   std::vector<Tensor> planned_;  // per value: its arena view (undefined when not planned)

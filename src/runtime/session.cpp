@@ -111,7 +111,7 @@ const std::vector<ValueInfo>& Session::inputs() const { return impl_->model->gra
 const std::vector<ValueInfo>& Session::outputs() const { return impl_->model->graph.outputs; }
 const std::string& Session::path() const { return impl_->model->path; }
 
-std::vector<Tensor> Session::run(const std::map<std::string, Tensor>& inputs) {
+std::vector<Tensor> Session::run(const std::map<std::string, Tensor>& inputs, RunProfile* profile) {
   if (!impl_->plan->unsupported().empty())
     throw Error(impl_->model->path + ": cannot run: the model has unsupported operators");
   impl_->check_inputs(inputs);
@@ -119,13 +119,17 @@ std::vector<Tensor> Session::run(const std::map<std::string, Tensor>& inputs) {
   for (const auto& [name, t] : inputs) shapes[name] = t.shape();
   CompiledGraph& compiled = impl_->compiled_for(shapes);
   omp_set_num_threads(impl_->threads());
-  return compiled.run(inputs);
+  return compiled.run(inputs, profile);
 }
 
 void Session::prepare(const std::map<std::string, Shape>& input_shapes) { impl_->compiled_for(input_shapes); }
 
 ExecutionPlan Session::execution_plan(const std::map<std::string, Shape>& input_shapes) {
   return impl_->compiled_for(input_shapes).report();
+}
+
+std::vector<LayerProfile> Session::layers(const std::map<std::string, Shape>& input_shapes) {
+  return execution_plan(input_shapes).steps;
 }
 
 std::map<std::string, Tensor> Session::run_named(const std::map<std::string, Tensor>& inputs) {

@@ -31,14 +31,14 @@ ExecutionPlan compile_plan(const InfoArgs& args, const Session& inspected, const
   return s.execution_plan(resolved);
 }
 
-bool fell_back(const StepInfo& step) { return step.backend.rfind("reference", 0) == 0 && step.kernel != "view"; }
+bool fell_back(const LayerProfile& step) { return step.backend.rfind("reference", 0) == 0 && step.kernel != "view"; }
 
 nlohmann::json plan_json(const ExecutionPlan& plan, const InfoArgs& args) {
   nlohmann::json j;
   if (args.optimized) {
     for (const PassCount& p : plan.passes) j["passes"].push_back({{"pass", p.pass}, {"rewrites", p.rewrites}});
     j["steps"] = nlohmann::json::array();
-    for (const StepInfo& st : plan.steps)
+    for (const LayerProfile& st : plan.steps)
       j["steps"].push_back({{"node", st.node}, {"op_type", st.op_type}, {"backend", st.backend},
                             {"kernel", st.kernel}, {"output_layout", st.output_layout}, {"fallback", fell_back(st)}});
   }
@@ -53,10 +53,10 @@ void print_plan(const ExecutionPlan& plan, const InfoArgs& args) {
     fmt::print("optimized for these input shapes: {} steps\n  passes (rewrites):", plan.steps.size());
     for (const PassCount& p : plan.passes) fmt::print(" {} {},", p.pass, p.rewrites);
     fmt::print("\n  {:<36} {:<28} {:<10} {:<44} {}\n", "node", "op", "backend", "kernel", "layout");
-    for (const StepInfo& st : plan.steps)
+    for (const LayerProfile& st : plan.steps)
       fmt::print("  {:<36} {:<28} {:<10} {:<44} {}\n", st.node, st.op_type, st.backend, st.kernel, st.output_layout);
     std::map<std::string, int> fallback;
-    for (const StepInfo& st : plan.steps)
+    for (const LayerProfile& st : plan.steps)
       if (fell_back(st)) ++fallback[st.op_type];
     std::string ops;
     for (const auto& [op, n] : fallback) ops += fmt::format("{}{} x{}", ops.empty() ? "" : ", ", op, n);

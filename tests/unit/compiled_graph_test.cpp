@@ -88,12 +88,12 @@ struct Compiled {
   }
   int steps_on(const std::string& backend) const {
     int n = 0;
-    for (const StepInfo& s : fast.report().steps) n += s.backend == backend;
+    for (const LayerProfile& s : fast.report().steps) n += s.backend == backend;
     return n;
   }
   int steps_of(const std::string& op_type) const {
     int n = 0;
-    for (const StepInfo& s : fast.report().steps) n += s.op_type == op_type;
+    for (const LayerProfile& s : fast.report().steps) n += s.op_type == op_type;
     return n;
   }
 };
@@ -135,10 +135,44 @@ TEST(CompiledGraph, FallbackGetsAPlainCopy) {
   Compiled c(b.m, inputs);
   c.check(inputs);
   EXPECT_EQ(c.steps_of("LayoutToPlain"), 1);
-  for (const StepInfo& s : c.fast.report().steps)
+  for (const LayerProfile& s : c.fast.report().steps)
     if (s.op_type == "Sin") {
       EXPECT_EQ(s.backend, "reference");
     }
+}
+
+// A profiled run: one record per step in execution order, costs from the op table (a conversion is its own step
+// with its bytes), times that are ordered, inside the run and not longer than it.
+TEST(CompiledGraph, ProfileHasEveryStepWithCostsAndTimes) {
+  Builder b;
+  b.input("x", {1, 5, 9, 7}).conv("x", "c", 5, 32, 1).node("Sin", {"c"}, "y").output("y");
+  const auto inputs = image({1, 5, 9, 7}, 12);
+  CompiledGraph g(b.m, shapes_of(inputs), kFast);
+  RunProfile profile;
+  g.run(inputs, &profile);
+  const auto& layers = profile.layers;
+  ASSERT_EQ(layers.size(), g.report().steps.size());
+  ASSERT_EQ(layers.size(), 3u) << "conv, conversion to plain, sin";
+  const LayerProfile& conv = layers[0];
+  EXPECT_EQ(conv.precision, "fp32");
+  EXPECT_DOUBLE_EQ(conv.flops, 2.0 * 32 * 9 * 7 * 5 * 9 + 32 * 9 * 7);
+  EXPECT_DOUBLE_EQ(conv.weight_bytes, 4.0 * (32 * 5 * 9 + 32));
+  EXPECT_DOUBLE_EQ(conv.bytes_read, 4.0 * (5 * 9 * 7) + conv.weight_bytes);
+  EXPECT_EQ(conv.matrix.batch, 1);
+  EXPECT_EQ(conv.matrix.m, 9 * 7);
+  EXPECT_EQ(conv.matrix.n, 32);
+  EXPECT_EQ(conv.matrix.k, 5 * 9);
+  EXPECT_TRUE(layers[1].conversion);
+  EXPECT_DOUBLE_EQ(layers[1].bytes_written, 4.0 * 32 * 9 * 7);
+  EXPECT_FALSE(layers[2].matrix.defined());
+  double previous_end = 0;
+  for (const LayerProfile& l : layers) {
+    EXPECT_GE(l.start_us, previous_end);
+    EXPECT_GE(l.duration_us, 0);
+    previous_end = l.start_us + l.duration_us;
+  }
+  EXPECT_LE(previous_end, profile.total_us);
+  EXPECT_GT(profile.threads, 0);
 }
 
 // A chain whose early value is read again at the end: the arena must keep it apart from everything in between.
