@@ -57,10 +57,10 @@ def run_json(cmd, timeout):
 
 # ---- setup: models, ONNX Runtime, facts about the machine ----
 
-def prepare_models(cache, names):
+def prepare_models(cache, names, infera):
     """Exports what is missing; returns name -> error for the models that could not be prepared."""
     log(f"preparing models in {cache} ...")
-    subprocess.run([sys.executable, os.path.join(BENCH, "prepare_models.py"), cache, *names])
+    subprocess.run([sys.executable, os.path.join(BENCH, "prepare_models.py"), "--infera", infera, cache, *names])
     return {n: "model could not be prepared (see the log above)" for n in names
             if not os.path.exists(os.path.join(cache, n + ".onnx"))}
 
@@ -212,6 +212,21 @@ def print_table(rows, engines, peaks):
         for e in engines:
             if row["engines"][e].get("error") not in (None, NOT_APPLICABLE):
                 print(f"  {row['model']} T={row['threads']} {e}: {row['engines'][e]['error']}")
+    print_int8_ratios(rows)
+
+
+def print_int8_ratios(rows):
+    """For each int8 model: infera int8 against infera fp32 (same thread count) and against ORT on the same model."""
+    median = {(r["model"], r["threads"], e): v.get("median_ms") for r in rows for e, v in r["engines"].items()}
+    for row in rows:
+        base = models.QUANTIZED.get(row["model"])
+        if not base:
+            continue
+        t, int8 = row["threads"], median.get((row["model"], row["threads"], "infera"))
+        fp32, ort = median.get((base, t, "infera")), median.get((row["model"], t, "onnxruntime"))
+        speedup = fmt(fp32 / int8 if fp32 and int8 else None, ".2f")
+        vs_ort = fmt(int8 / ort if ort and int8 else None, ".2f")
+        print(f"  {row['model']} T={t}: infera fp32/int8 speed-up {speedup}x; infera/ORT on the int8 model {vs_ort}")
 
 
 # ---- main ----
@@ -260,7 +275,7 @@ def model_flops(args, name):
 def main():
     args = parse_args()
     engine_errors = {}
-    model_errors = prepare_models(args.cache, args.models)
+    model_errors = prepare_models(args.cache, args.models, args.infera)
     if not os.path.exists(args.infera):
         engine_errors["infera"] = f"{args.infera} does not exist (build it, or pass --infera)"
     ort_dir = None
@@ -270,7 +285,7 @@ def main():
             del engine_errors["onnxruntime"]
 
     notes = []  # models left out, and why
-    for name in [m for m in args.models if not models.has_module(m)]:
+    for name in [m for m in args.models if m in models.FILE_MODELS]:
         if not os.path.exists(models.FILE_MODELS[name][0]):
             notes.append(f"{name} skipped: {models.FILE_MODELS[name][0]} is missing (no ../shared checkout)")
             args.models.remove(name)

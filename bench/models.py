@@ -19,7 +19,10 @@ TORCHVISION = ("resnet50", "mobilenet_v2", "squeezenet1_1")
 TRANSFORMERS = ("bert_base",)
 # Models taken as files (no nn.Module, so PyTorch does not run them): name -> (path, input name).
 FILE_MODELS = {"mobilenetv2-12": (os.path.join(SHARED_MODELS, "mobilenetv2-12-fp32.onnx"), "input")}
-ALL = TORCHVISION + TRANSFORMERS + tuple(FILE_MODELS)
+# int8 QDQ copies of exported models (name -> the fp32 model), written by make_qdq.py as ONNX Runtime's quantizer
+# places the pairs (per-channel int8 weights, uint8 activations calibrated min-max on the benchmark input).
+QUANTIZED = {"resnet50_int8": "resnet50", "mobilenet_v2_int8": "mobilenet_v2"}
+ALL = TORCHVISION + TRANSFORMERS + tuple(FILE_MODELS) + tuple(QUANTIZED)
 
 
 def _torch():
@@ -91,6 +94,7 @@ def build_module(name):
 
 def make_inputs(name):
     """Named inputs as numpy arrays (ordered as the model takes them), the same for every engine."""
+    name = QUANTIZED.get(name, name)
     rng = np.random.default_rng(SEED)
     if name in TRANSFORMERS:
         return {"input_ids": rng.integers(0, 30522, size=(1, SEQUENCE), dtype=np.int64),
@@ -100,4 +104,4 @@ def make_inputs(name):
 
 
 def has_module(name):
-    return name not in FILE_MODELS
+    return name not in FILE_MODELS and name not in QUANTIZED

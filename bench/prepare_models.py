@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """Writes the benchmark models into a cache directory, skipping those already there.
 
-usage: /usr/bin/python3 bench/prepare_models.py CACHE_DIR NAME...
+usage: /usr/bin/python3 bench/prepare_models.py [--infera BIN] CACHE_DIR NAME...
 
 For each NAME: CACHE_DIR/NAME.onnx, the inputs as CACHE_DIR/NAME.inputs/<input>.npy, and (for models built in
 PyTorch) PyTorch's output on them as CACHE_DIR/NAME.reference.npy. Models given as files are linked, not copied.
+The int8 models (models.QUANTIZED) are QDQ copies of their fp32 model written by make_qdq.py, which calibrates with
+`BIN calibrate` (default build/infera).
 Exit status 0 when every model is ready; otherwise 1, with one line per failure on stderr.
 """
 import os
@@ -55,10 +57,29 @@ def link(cache, name):
     os.symlink(os.path.abspath(source), onnx_path)
 
 
+def quantize(cache, name, infera):
+    import subprocess
+    base = models.QUANTIZED[name]
+    if not os.path.exists(paths(cache, base)[0]):
+        export(cache, base)
+    arrays = write_inputs(cache, name)
+    calib = os.path.join(paths(cache, name)[1], list(arrays)[0] + ".npy")
+    tmp = paths(cache, name)[0] + ".tmp.onnx"
+    done = subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "make_qdq.py"),
+                           infera, paths(cache, base)[0], calib, tmp], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"make_qdq.py failed: {(done.stderr or done.stdout).strip()}")
+    os.replace(tmp, paths(cache, name)[0])
+
+
 def main():
-    if len(sys.argv) < 3:
+    args = sys.argv[1:]
+    infera = os.path.join(models.REPO, "build", "infera")
+    if args[:1] == ["--infera"] and len(args) > 1:
+        infera, args = args[1], args[2:]
+    if len(args) < 2:
         sys.exit(__doc__)
-    cache, names = sys.argv[1], sys.argv[2:]
+    cache, names = args[0], args[1:]
     os.makedirs(cache, exist_ok=True)
     failed = 0
     for name in names:
@@ -69,7 +90,10 @@ def main():
         if os.path.exists(paths(cache, name)[0]):
             continue
         try:
-            (export if models.has_module(name) else link)(cache, name)
+            if name in models.QUANTIZED:
+                quantize(cache, name, infera)
+            else:
+                (export if models.has_module(name) else link)(cache, name)
             print(f"prepared {name}", file=sys.stderr)
         except Exception as e:  # one model failing must not stop the others
             print(f"{name}: {type(e).__name__}: {e}".splitlines()[0], file=sys.stderr)

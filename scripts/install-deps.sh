@@ -5,10 +5,11 @@ what=${1:-build}
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 packages=(cmake ninja-build g++ pkg-config libprotobuf-dev protobuf-compiler libonnx-dev
-          nlohmann-json3-dev libcli11-dev libfmt-dev libdnnl-dev)
+          nlohmann-json3-dev libcli11-dev libfmt-dev libdnnl-dev
+          libjpeg-dev libpng-dev zlib1g-dev)
 if [ "$what" = test ]; then
   packages+=(libgtest-dev libonnx-testdata python3-numpy python3-onnx python3-pil python3-sklearn
-             python3-torch python3-torchvision clang libclang-rt-14-dev libomp-dev)
+             python3-torch python3-torchvision clang libclang-rt-14-dev libomp-dev chromium)
 fi
 missing=()
 for p in "${packages[@]}"; do

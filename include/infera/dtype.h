@@ -23,6 +23,12 @@ enum class DType : int32_t {
   UInt32 = 12,
   UInt64 = 13,
   BFloat16 = 16,
+  Float8E4M3FN = 17,
+  Float8E4M3FNUZ = 18,
+  Float8E5M2 = 19,
+  Float8E5M2FNUZ = 20,
+  UInt4 = 21,  // one element per byte in a Tensor, packed two per byte only in files (src/quant/formats.h)
+  Int4 = 22,
 };
 
 // Size of one element in bytes; 0 for types that have no fixed-size storage here (String, Undefined).
@@ -31,6 +37,11 @@ std::string_view dtype_name(DType t);  // "float32", "int64", ...
 bool dtype_is_float(DType t);          // float16, bfloat16, float32, float64
 bool dtype_is_integer(DType t);        // signed and unsigned integers (not bool)
 bool dtype_is_signed(DType t);
+// The storage-only formats of quantized models: 8-bit floats and 4-bit integers. Their element structs and every
+// conversion to and from them are in src/quant/formats.h; they are neither "float" nor "integer" above, so that
+// arithmetic kernels do not claim them.
+bool dtype_is_float8(DType t);
+bool dtype_is_int4(DType t);
 
 // IEEE 754 binary16, stored as bits; arithmetic goes through float.
 struct float16 {

@@ -52,6 +52,10 @@ class Kernel {
   // True when output 0 is input 0's storage under another shape (Reshape and the like): run() does nothing, and
   // the runtime hands the consumer a view.
   virtual bool view() const { return false; }
+  // True when the kernel made its own copy of constant input `input` at compile time (a weight packed into its
+  // layout, a bias folded into another form) and never reads that input when it runs: the runtime then frees the
+  // constant once no other step reads it, and run() may get an undefined tensor for it.
+  virtual bool copied_input(int input) const { return false; }
   // What the kernel is, for reports: "dnnl conv jit:avx512_core", "cpu softmax avx512", ...
   virtual std::string describe() const = 0;
 };

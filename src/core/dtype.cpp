@@ -8,6 +8,8 @@ size_t dtype_size(DType t) {
     case DType::Float64: case DType::Int64: case DType::UInt64: return 8;
     case DType::Float16: case DType::BFloat16: case DType::Int16: case DType::UInt16: return 2;
     case DType::Int8: case DType::UInt8: case DType::Bool: return 1;
+    case DType::Float8E4M3FN: case DType::Float8E4M3FNUZ: case DType::Float8E5M2: case DType::Float8E5M2FNUZ: return 1;
+    case DType::UInt4: case DType::Int4: return 1;  // unpacked in memory
     default: return 0;
   }
 }
@@ -28,6 +30,12 @@ std::string_view dtype_name(DType t) {
     case DType::UInt32: return "uint32";
     case DType::UInt64: return "uint64";
     case DType::BFloat16: return "bfloat16";
+    case DType::Float8E4M3FN: return "float8e4m3fn";
+    case DType::Float8E4M3FNUZ: return "float8e4m3fnuz";
+    case DType::Float8E5M2: return "float8e5m2";
+    case DType::Float8E5M2FNUZ: return "float8e5m2fnuz";
+    case DType::UInt4: return "uint4";
+    case DType::Int4: return "int4";
     default: return "undefined";
   }
 }
@@ -45,7 +53,15 @@ bool dtype_is_integer(DType t) {
 }
 
 bool dtype_is_signed(DType t) {
-  return dtype_is_float(t) || t == DType::Int8 || t == DType::Int16 || t == DType::Int32 || t == DType::Int64;
+  return dtype_is_float(t) || dtype_is_float8(t) || t == DType::Int4 || t == DType::Int8 || t == DType::Int16 ||
+         t == DType::Int32 || t == DType::Int64;
 }
+
+bool dtype_is_float8(DType t) {
+  return t == DType::Float8E4M3FN || t == DType::Float8E4M3FNUZ || t == DType::Float8E5M2 ||
+         t == DType::Float8E5M2FNUZ;
+}
+
+bool dtype_is_int4(DType t) { return t == DType::Int4 || t == DType::UInt4; }
 
 }  // namespace infera

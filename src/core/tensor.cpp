@@ -1,11 +1,33 @@
 #include "infera/tensor.h"
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <cstring>
+#include <new>
 
 #include "core/dispatch.h"
 
 namespace infera {
+
+namespace {
+
+// Blocks at least this large are mapped straight from the kernel and unmapped when freed. malloc would keep a freed
+// block below its adaptive mmap threshold (which rises to 32 MiB as large blocks are freed) in its heap, resident:
+// then the weights a compiled model frees after packing them would still count in the process's memory.
+constexpr size_t kMappedStorageBytes = size_t(1) << 20;
+
+// `bytes` (at least 1) of storage, zero-filled when `zeroed` (mapped blocks always are).
+std::shared_ptr<std::byte[]> allocate_storage(size_t bytes, bool zeroed) {
+  if (bytes < kMappedStorageBytes)
+    return std::shared_ptr<std::byte[]>(zeroed ? new std::byte[std::max<size_t>(bytes, 1)]()
+                                               : new std::byte[std::max<size_t>(bytes, 1)]);
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  return std::shared_ptr<std::byte[]>(static_cast<std::byte*>(p), [bytes](std::byte* b) { ::munmap(b, bytes); });
+}
+
+}  // namespace
 
 int64_t shape_numel(const Shape& shape) {
   int64_t n = 1;
@@ -46,7 +68,7 @@ void Tensor::check_size() const {
 Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
   numel_ = shape_numel(shape_);
   check_size();
-  storage_ = std::shared_ptr<std::byte[]>(new std::byte[std::max<size_t>(nbytes(), 1)]());
+  storage_ = allocate_storage(nbytes(), true);
 }
 
 Tensor Tensor::uninitialized(DType dtype, Shape shape) {
@@ -55,7 +77,7 @@ Tensor Tensor::uninitialized(DType dtype, Shape shape) {
   t.shape_ = std::move(shape);
   t.numel_ = shape_numel(t.shape_);
   t.check_size();
-  t.storage_ = std::shared_ptr<std::byte[]>(new std::byte[std::max<size_t>(t.nbytes(), 1)]);
+  t.storage_ = allocate_storage(t.nbytes(), false);
   return t;
 }
 

@@ -2,25 +2,53 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <new>
+#include <optional>
 
 #include "core/file.h"
 #include "infera/tensor_io.h"
+#include "onnx/raw_data_split.h"
+#include "quant/formats.h"
 
 namespace infera {
 namespace {
 
 namespace fs = std::filesystem;
 
+// The raw data split_raw_data() took out of the structure protobuf parsed, still in the serialized model: in memory,
+// or in the mapped model file.
+struct RawDataSource {
+  std::vector<ByteRange> ranges;
+  const uint8_t* bytes = nullptr;
+  const MappedFile* file = nullptr;  // when set, read from it rather than from `bytes`
+
+  void read(const ByteRange& range, void* dst) const {
+    if (file) file->read(range.offset, size_t(range.size), dst);
+    else std::memcpy(dst, bytes + range.offset, size_t(range.size));
+  }
+};
+
 // Where in the model we are, so that every error can name the file and the node or tensor.
 struct Where {
   std::string file;
   std::string base_dir;
+  const RawDataSource* raw_data = nullptr;  // null when the model was parsed whole
+  std::shared_ptr<const MappedFile> mapped;  // set when large initializers stay in the mapped file
 };
+
+// Initializers at least this large stay in the mapped file (see MappedModel); smaller ones, and integer ones (shapes,
+// indices: read by shape rules and constant folding), are read into memory at once.
+constexpr size_t kMinMappedBytes = size_t(64) << 10;
+bool may_stay_mapped(DType t, size_t bytes) {
+  return bytes >= kMinMappedBytes &&
+         (t == DType::Float32 || t == DType::Float16 || t == DType::BFloat16 || t == DType::Float64);
+}
 
 [[noreturn]] void fail(const Where& w, const std::string& what) { throw Error(w.file + ": " + what); }
 
@@ -28,12 +56,14 @@ bool is_supported_storage(int32_t t) {
   switch (DType(t)) {
     case DType::Float32: case DType::UInt8: case DType::Int8: case DType::UInt16: case DType::Int16:
     case DType::Int32: case DType::Int64: case DType::Bool: case DType::Float16: case DType::Float64:
-    case DType::UInt32: case DType::UInt64: case DType::BFloat16: return true;
+    case DType::UInt32: case DType::UInt64: case DType::BFloat16: case DType::Float8E4M3FN:
+    case DType::Float8E4M3FNUZ: case DType::Float8E5M2: case DType::Float8E5M2FNUZ: case DType::UInt4:
+    case DType::Int4: return true;
     default: return false;
   }
 }
 
-std::string read_external(const Where& w, const onnx::TensorProto& p, size_t expected) {
+void read_external(const Where& w, const onnx::TensorProto& p, size_t expected, void* dst) {
   std::string location;
   int64_t offset = 0, length = -1;
   for (const auto& kv : p.external_data()) {
@@ -56,16 +86,21 @@ std::string read_external(const Where& w, const onnx::TensorProto& p, size_t exp
   auto rel = full.lexically_relative(base);
   if (rel.empty() || *rel.begin() == "..") fail(w, who + " escapes the model's folder");
   if (offset < 0 || length < -1) fail(w, who + ": negative offset or length");
-  std::string bytes;
+  std::unique_ptr<MappedFile> file;
   try {  // a missing or unreadable file is reported with the model and tensor that point to it
-    bytes = read_file_range(full.string(), uint64_t(offset), length < 0 ? expected : size_t(length));
+    file = std::make_unique<MappedFile>(full.string());
   } catch (const Error& e) {
     fail(w, who + ": " + e.what());
   }
-  if (bytes.size() != expected)
-    fail(w, who + " holds " + std::to_string(bytes.size()) + " bytes where " + std::to_string(expected) +
-                " are needed");
-  return bytes;
+  const uint64_t available = uint64_t(offset) < file->size() ? file->size() - uint64_t(offset) : 0;
+  const uint64_t holds = std::min<uint64_t>(length < 0 ? expected : uint64_t(length), available);
+  if (holds != expected)
+    fail(w, who + " holds " + std::to_string(holds) + " bytes where " + std::to_string(expected) + " are needed");
+  try {
+    file->read(uint64_t(offset), expected, dst);
+  } catch (const Error& e) {
+    fail(w, who + ": " + e.what());
+  }
 }
 
 template <class Src, class Dst>
@@ -73,7 +108,8 @@ void copy_typed(const Src& src, Dst* dst, int64_t n) {
   for (int64_t i = 0; i < n; ++i) dst[i] = Dst(src[int(i)]);
 }
 
-Tensor convert_tensor(const Where& w, const onnx::TensorProto& p) {
+// `initializer`: a tensor of the main graph's initializers, which may stay in the mapped file.
+Tensor convert_tensor(const Where& w, const onnx::TensorProto& p, bool initializer = false) {
   const std::string who = "tensor '" + p.name() + "'";
   if (p.has_segment()) fail(w, who + ": segmented tensors are not supported");
   if (!is_supported_storage(p.data_type()))
@@ -91,25 +127,42 @@ Tensor convert_tensor(const Where& w, const onnx::TensorProto& p) {
   if (uint64_t(n) > max_tensor_bytes() / dtype_size(dt))
     fail(w, who + ": tensor of shape " + shape_str(shape) + " (" + std::string(dtype_name(dt)) +
                 ") exceeds the allocation limit of " + std::to_string(max_tensor_bytes()) + " bytes");
-  const size_t bytes = size_t(n) * dtype_size(dt);
-  auto allocate = [&] {
+  // Bytes in the file: int4 is packed two per byte there and unpacked below (one per byte in memory).
+  const size_t bytes = dtype_is_int4(dt) ? int4_packed_bytes(size_t(n)) : size_t(n) * dtype_size(dt);
+  auto allocate = [&] {  // not zero-filled: every path below writes all of it
     try {
-      return Tensor(dt, shape);
+      return Tensor::uninitialized(dt, shape);
     } catch (const Error& e) {
       fail(w, who + ": " + e.what());
     } catch (const std::bad_alloc&) {
       fail(w, who + ": out of memory allocating " + std::to_string(bytes) + " bytes");
     }
   };
+  auto check_raw_size = [&](uint64_t size) {
+    if (size != bytes)
+      fail(w, who + ": raw data holds " + std::to_string(size) + " bytes, shape " + shape_str(shape) + " needs " +
+                  std::to_string(bytes));
+  };
+  const std::optional<size_t> raw_index = w.raw_data ? raw_data_index(p) : std::nullopt;
   Tensor t;
   if (p.data_location() == onnx::TensorProto::EXTERNAL) {
-    std::string data = read_external(w, p, bytes);
     t = allocate();
-    std::memcpy(t.raw(), data.data(), bytes);
+    read_external(w, p, bytes, t.raw());
+  } else if (raw_index) {
+    if (*raw_index >= w.raw_data->ranges.size()) fail(w, who + ": internal: raw data index out of range");
+    const ByteRange& range = w.raw_data->ranges[*raw_index];
+    check_raw_size(range.size);
+    if (initializer && w.mapped && may_stay_mapped(dt, bytes))
+      return Tensor::view(dt, shape, std::const_pointer_cast<MappedFile>(w.mapped),
+                          const_cast<uint8_t*>(w.mapped->data() + range.offset), bytes);
+    t = allocate();
+    try {
+      w.raw_data->read(range, t.raw());
+    } catch (const Error& e) {
+      fail(w, who + ": " + e.what());
+    }
   } else if (p.has_raw_data()) {
-    if (p.raw_data().size() != bytes)
-      fail(w, who + ": raw data holds " + std::to_string(p.raw_data().size()) + " bytes, shape " + shape_str(shape) +
-                  " needs " + std::to_string(bytes));
+    check_raw_size(p.raw_data().size());
     t = allocate();
     std::memcpy(t.raw(), p.raw_data().data(), bytes);
   } else {
@@ -136,6 +189,21 @@ Tensor convert_tensor(const Where& w, const onnx::TensorProto& p) {
         for (int64_t i = 0; i < n; ++i) d[i] = uint16_t(p.int32_data(int(i)));
         break;
       }
+      case DType::Float8E4M3FN: case DType::Float8E4M3FNUZ: case DType::Float8E5M2: case DType::Float8E5M2FNUZ: {
+        check_count(p.int32_data_size());
+        auto* d = static_cast<uint8_t*>(t.raw());
+        for (int64_t i = 0; i < n; ++i) d[i] = uint8_t(p.int32_data(int(i)));
+        break;
+      }
+      case DType::Int4: case DType::UInt4: {  // one packed byte per int32
+        if (uint64_t(p.int32_data_size()) != bytes)
+          fail(w, who + ": holds " + std::to_string(p.int32_data_size()) + " packed values, shape " +
+                      shape_str(shape) + " needs " + std::to_string(bytes));
+        t = allocate();
+        auto* d = static_cast<uint8_t*>(t.raw());
+        for (size_t i = 0; i < bytes; ++i) d[i] = uint8_t(p.int32_data(int(i)));
+        break;
+      }
       case DType::Bool: {
         check_count(p.int32_data_size());
         auto* d = static_cast<uint8_t*>(t.raw());
@@ -149,6 +217,7 @@ Tensor convert_tensor(const Where& w, const onnx::TensorProto& p) {
     auto* d = static_cast<uint8_t*>(t.raw());
     for (int64_t i = 0; i < n; ++i) d[i] = d[i] != 0;
   }
+  if (dtype_is_int4(dt)) unpack_int4_in_place(dt, static_cast<uint8_t*>(t.raw()), size_t(n));
   return t;
 }
 
@@ -205,7 +274,7 @@ Graph convert_graph(const Where& w, const onnx::GraphProto& g, int depth) {
   graph.name = g.name();
   for (const auto& t : g.initializer()) {
     if (t.name().empty()) fail(w, "an initializer has no name");
-    graph.initializers[t.name()] = convert_tensor(w, t);
+    graph.initializers[t.name()] = convert_tensor(w, t, depth == 0);
   }
   if (g.sparse_initializer_size() > 0) fail(w, "sparse initializers are not supported");
   for (const auto& in : g.input()) {
@@ -263,25 +332,52 @@ void parse_proto(Proto& proto, const void* data, size_t size, const std::string&
     throw Error(name + ": not a valid ONNX " + std::string(what) + " (protobuf parsing failed; truncated or corrupt?)");
 }
 
+// Parses the model's structure only and reads every tensor's raw data from `bytes` (or `file`, which holds them)
+// into the tensor, or leaves it there when `map_weights`; models the split cannot read are parsed whole.
+Model import_model(const uint8_t* bytes, size_t size, const std::shared_ptr<const MappedFile>& file,
+                   bool map_weights, const std::string& name, const std::string& base_dir) {
+  onnx::ModelProto proto;
+  std::optional<SplitModel> split = split_raw_data(bytes, size);
+  if (!split) {
+    parse_proto(proto, bytes, size, name, "model");
+    return convert_model(Where{name, base_dir, nullptr, nullptr}, proto);
+  }
+  parse_proto(proto, split->structure.data(), split->structure.size(), name, "model");
+  split->structure = std::string();
+  RawDataSource raw_data{std::move(split->raw_data), bytes, file.get()};
+  return convert_model(Where{name, base_dir, &raw_data, map_weights ? file : nullptr}, proto);
+}
+
 }  // namespace
 
 Model import_model_bytes(const void* data, size_t size, const std::string& name, const std::string& base_dir) {
-  onnx::ModelProto proto;
-  parse_proto(proto, data, size, name, "model");
-  return convert_model(Where{name, base_dir}, proto);
+  return import_model(static_cast<const uint8_t*>(data), size, nullptr, false, name, base_dir);
 }
 
 Model import_model_file(const std::string& path) {
-  std::string bytes = read_file(path);
-  std::string dir = fs::path(path).parent_path().string();
-  return import_model_bytes(bytes.data(), bytes.size(), path, dir);
+  auto file = std::make_shared<const MappedFile>(path);
+  return import_model(file->data(), file->size(), file, false, path, fs::path(path).parent_path().string());
+}
+
+MappedModel import_model_file_mapped(const std::string& path) {
+  auto file = std::make_shared<const MappedFile>(path);
+  Model model = import_model(file->data(), file->size(), file, true, path, fs::path(path).parent_path().string());
+  file->drop_resident_pages();  // the structure read by the import; nothing writes through the mapping
+  return MappedModel{std::move(model), std::move(file)};
+}
+
+Tensor in_memory(const Tensor& t, const MappedFile* file) {
+  if (!file || !file->contains(t.raw())) return t;
+  Tensor copy = Tensor::uninitialized(t.dtype(), t.shape());
+  file->read(uint64_t(static_cast<const uint8_t*>(t.raw()) - file->data()), t.nbytes(), copy.raw());
+  return copy;
 }
 
 Tensor read_tensor_pb_file(const std::string& path) {
   std::string bytes = read_file(path);
   onnx::TensorProto proto;
   parse_proto(proto, bytes.data(), bytes.size(), path, "TensorProto");
-  return convert_tensor(Where{path, fs::path(path).parent_path().string()}, proto);
+  return convert_tensor(Where{path, fs::path(path).parent_path().string(), nullptr, nullptr}, proto);
 }
 
 std::string read_tensor_pb_name(const std::string& path) {

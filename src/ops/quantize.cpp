@@ -1,5 +1,6 @@
-// QuantizeLinear, DequantizeLinear and DynamicQuantizeLinear: conversions between real tensors and integer tensors
-// with a scale and zero point, per tensor, per axis (opset 13) or per block along an axis (opset 21).
+// QuantizeLinear, DequantizeLinear and DynamicQuantizeLinear: conversions between real tensors and quantized tensors
+// (integers from int4 to int16, 8-bit floats from opset 19) with a scale and zero point, per tensor, per axis
+// (opset 13) or per block along an axis (opset 21). The element conversions are those of quant/formats.h.
 #include "ops/quantize.h"
 
 #include <algorithm>
@@ -38,7 +39,8 @@ struct QuantLayout {
 QuantLayout quant_layout(const OpContext& ctx, int data, int scale, int zero_point) {
   const Shape& x = ctx.shape(data);
   const Shape& s = ctx.shape(scale);
-  if (ctx.has_input(zero_point) && ctx.shape(zero_point) != s)
+  if (ctx.has_input(zero_point) && ctx.shape(zero_point) != s &&
+      !(shape_numel(s) == 1 && shape_numel(ctx.shape(zero_point)) == 1))  // a scalar and a [1] are both per-tensor
     ctx.fail("zero point shape " + shape_str(ctx.shape(zero_point)) + " differs from scale shape " + shape_str(s));
   const int64_t block = ctx.opset() >= 21 ? ctx.node().attr_int("block_size", 0) : 0;
   if (block < 0) ctx.fail("block_size must be >= 0, got " + std::to_string(block));
@@ -69,9 +71,12 @@ QuantLayout quant_layout(const OpContext& ctx, int data, int scale, int zero_poi
   return l;
 }
 
-std::vector<int64_t> zero_points(const OpContext& ctx, int i, size_t count) {
-  if (!ctx.has_input(i)) return std::vector<int64_t>(count, 0);
-  return ctx.input(i).to_int_vector();
+// The zero point of every scale, in the quantized type Q; an absent zero point is 0 (+0 for the 8-bit floats).
+template <class Q>
+std::vector<Q> zero_points(const OpContext& ctx, int i, size_t count) {
+  if (!ctx.has_input(i)) return std::vector<Q>(count, Q{});
+  const Q* p = ctx.input(i).data<Q>();
+  return std::vector<Q>(p, p + count);
 }
 
 // Real-valued inputs of QuantizeLinear: the float types, and int32 (allowed up to opset 19).
@@ -94,10 +99,14 @@ DType quantize_output_type(const OpContext& ctx) {
   return attr == 0 ? DType::UInt8 : DType(attr);
 }
 
+// Cast's rule for out-of-range values in 8-bit floats (opset 19); integers always saturate.
+bool saturate_attr(const OpContext& ctx) { return ctx.opset() < 19 || ctx.node().attr_int("saturate", 1) != 0; }
+
 bool infer_quantize(OpContext& ctx) {
   const DType out = quantize_output_type(ctx);
   if (!is_quantized_type(out))
-    ctx.fail("quantizing to type " + std::to_string(int(out)) + " is not supported (int8, uint8, int16, uint16)");
+    ctx.fail("quantizing to type " + std::to_string(int(out)) +
+             " is not supported (int4, uint4, int8, uint8, int16, uint16, 8-bit floats)");
   if (!dtype_is_float(ctx.dtype(1))) ctx.fail("scale must be a float tensor");
   if (!dtype_is_float(ctx.dtype(0)) && ctx.dtype(0) != DType::Int32)
     ctx.fail("input type " + std::string(dtype_name(ctx.dtype(0))) + " cannot be quantized");
@@ -110,10 +119,11 @@ void quantize(OpContext& ctx) {
   const QuantLayout layout = quant_layout(ctx, 0, 1, 2);
   const Tensor& x = ctx.input(0);
   const std::vector<double> scale = double_values(ctx.input(1));
-  const std::vector<int64_t> zp = zero_points(ctx, 2, scale.size());
+  const bool saturate = saturate_attr(ctx);
   Tensor& y = ctx.output(0);
   visit_quantized(y.dtype(), [&](auto qtag) {
     using Q = typename decltype(qtag)::type;
+    const std::vector<Q> zp = zero_points<Q>(ctx, 2, scale.size());
     Q* py = y.data<Q>();
     visit_quantize_input(x.dtype(), [&](auto xtag) {
       using T = typename decltype(xtag)::type;
@@ -121,7 +131,7 @@ void quantize(OpContext& ctx) {
       const T* px = x.data<T>();
       layout.for_each_run([&](int64_t first, int64_t count, int64_t p, int64_t step) {
         for (int64_t i = 0; i < count; ++i, p += step)
-          py[first + i] = quantize_round<Q>(C(px[first + i]) / C(scale[size_t(p)]), zp[size_t(p)]);
+          py[first + i] = quantize_scaled<Q>(C(px[first + i]) / C(scale[size_t(p)]), zp[size_t(p)], saturate);
       });
     });
   });
@@ -144,7 +154,6 @@ void dequantize(OpContext& ctx) {
   const QuantLayout layout = quant_layout(ctx, 0, 1, 2);
   const Tensor& x = ctx.input(0);
   const std::vector<double> scale = double_values(ctx.input(1));
-  const std::vector<int64_t> zp = zero_points(ctx, 2, scale.size());
   Tensor& y = ctx.output(0);
   visit_float(y.dtype(), [&](auto ytag) {
     using T = typename decltype(ytag)::type;
@@ -153,9 +162,11 @@ void dequantize(OpContext& ctx) {
     auto run = [&](auto xtag) {
       using X = typename decltype(xtag)::type;
       const X* px = x.data<X>();
+      const std::vector<X> zp = zero_points<X>(ctx, 2, scale.size());
       layout.for_each_run([&](int64_t first, int64_t count, int64_t p, int64_t step) {
         for (int64_t i = 0; i < count; ++i, p += step)
-          py[first + i] = T(C(int64_t(px[first + i]) - zp[size_t(p)]) * C(scale[size_t(p)]));
+          py[first + i] =
+              T(C(quantized_value(px[first + i]) - quantized_value(zp[size_t(p)])) * C(scale[size_t(p)]));
       });
     };
     if (x.dtype() == DType::Int32)

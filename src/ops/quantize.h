@@ -1,6 +1,6 @@
 // Pieces shared by the quantized operators (QuantizeLinear, QLinear*, MatMulInteger, ConvInteger): the quantized
-// element types, round-half-to-even with saturation, reading scales and zero points, and the choice of an
-// accumulator wide enough for an integer dot product.
+// element types, reading scales and zero points, and the choice of an accumulator wide enough for an integer dot
+// product. The conversions themselves (quantize_round, 8-bit floats, int4) are in quant/formats.h.
 #pragma once
 
 #include <cmath>
@@ -10,29 +10,9 @@
 #include <vector>
 
 #include "ops/helpers.h"
+#include "quant/formats.h"
 
 namespace infera {
-
-inline bool is_quantized_type(DType t) {
-  return t == DType::Int8 || t == DType::UInt8 || t == DType::Int16 || t == DType::UInt16;
-}
-
-// The quantized element types: int8, uint8, int16, uint16.
-template <class F>
-decltype(auto) visit_quantized(DType t, F&& f) {
-  switch (t) {
-    case DType::Int8:
-      return f(TypeTag<int8_t>{});
-    case DType::UInt8:
-      return f(TypeTag<uint8_t>{});
-    case DType::Int16:
-      return f(TypeTag<int16_t>{});
-    case DType::UInt16:
-      return f(TypeTag<uint16_t>{});
-    default:
-      unsupported_dtype(t, "this operation (int8, uint8, int16, uint16)");
-  }
-}
 
 // The 8-bit quantized element types, for kernels that work through a 256-entry lookup table.
 template <class F>
@@ -45,16 +25,6 @@ decltype(auto) visit_quantized8(DType t, F&& f) {
     default:
       unsupported_dtype(t, "this operation (int8, uint8)");
   }
-}
-
-// round_half_to_even(v) + zero_point, saturated to Q's range. NaN maps to the zero point (it has no integer value).
-template <class Q, class F>
-inline Q quantize_round(F v, int64_t zero_point) {
-  constexpr F lo = F(std::numeric_limits<Q>::min()), hi = F(std::numeric_limits<Q>::max());
-  if (std::isnan(v)) v = 0;
-  F r = std::nearbyint(v) + F(zero_point);  // the default rounding mode rounds halves to even
-  r = r < lo ? lo : (r > hi ? hi : r);
-  return Q(r);
 }
 
 // Every element as double (scales), or as int64 (zero points).

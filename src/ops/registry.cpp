@@ -35,6 +35,7 @@ void register_grid_sample_ops(OpTable& t);
 void register_signal_ops(OpTable& t);
 void register_linalg_ops(OpTable& t);
 void register_fused_ops(OpTable& t);
+void register_fused_quant_ops(OpTable& t);
 
 const OpTable& op_table() {
   static const OpTable table = [] {
@@ -70,6 +71,7 @@ const OpTable& op_table() {
     register_signal_ops(t);
     register_linalg_ops(t);
     register_fused_ops(t);
+    register_fused_quant_ops(t);
     return t;
   }();
   return table;

@@ -6,6 +6,8 @@
 
 namespace infera {
 
+int fuse_qdq(PassContext& ctx);               // fuse_qdq.cpp
+int fuse_qlinear_conv_add(PassContext& ctx);  // fuse_qlinear_conv_add.cpp
 int fold_constants(PassContext& ctx);         // fold_constants.cpp
 int remove_identities(PassContext& ctx);      // remove_identities.cpp
 int remove_dead_nodes(PassContext& ctx);      // remove_dead_nodes.cpp

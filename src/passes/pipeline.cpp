@@ -12,6 +12,8 @@ struct PassEntry {
 };
 
 // The order matters:
+// - QDQ fusion before folding, which would dequantize quantized weights into float ones; the residual Add of
+//   quantized values after dead nodes (the DequantizeLinear nodes QDQ fusion bypassed) are gone;
 // - folding first, so that shape sub-graphs become constants and every later pattern sees constant shapes, scales
 //   and weights; identities and transposes next, then dead nodes, so that use counts are exact for the fusions;
 // - Conv+BN before the Conv fusions (BN sits between Conv and its activation or residual Add);
@@ -20,10 +22,12 @@ struct PassEntry {
 // - the residual Add before the activation (act(conv + Z) is fused; act(conv) + Z is not);
 // - dead nodes last, which also drops initializers nothing reads any more.
 constexpr PassEntry kPasses[] = {
+    {"fuse_qdq", fuse_qdq, true},
     {"fold_constants", fold_constants, false},
     {"remove_identities", remove_identities, false},
     {"fuse_transposes", fuse_transposes, false},
     {"remove_dead_nodes", remove_dead_nodes, false},
+    {"fuse_qlinear_conv_add", fuse_qlinear_conv_add, true},
     {"fold_conv_batchnorm", fold_conv_batchnorm, false},
     {"fuse_layer_norm", fuse_layer_norm, true},
     {"fuse_gelu", fuse_gelu, true},

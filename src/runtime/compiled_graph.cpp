@@ -71,6 +71,49 @@ std::vector<const Graph*> subgraphs_of(const Node& n) {
 
 CompiledGraph::~CompiledGraph() = default;
 
+// Frees each weight that kernels packed into copies of their own (Kernel::copied_input) as soon as the last step
+// reading it is compiled, so that the plain and the packed copies of all weights never exist at once. Counts, per
+// initializer, the reads by steps not compiled yet, and whether a compiled step reads it when the model runs.
+class CompiledGraph::ConstantReads {
+ public:
+  ConstantReads(CompiledGraph& graph, const std::vector<NodeStep>& steps)
+      : graph_(graph), to_compile_(graph.model_->graph.initializers.size(), 0), read_when_running_(to_compile_.size()) {
+    for (const NodeStep& s : steps) {
+      for (const std::string& in : s.node->inputs)
+        if (const int id = initializer(in); id >= 0) ++to_compile_[size_t(id)];
+      for (const Graph* sub : subgraphs_of(*s.node))
+        for (const std::string& name : graph.plan_->plan(*sub).captures)
+          if (const int id = initializer(name); id >= 0) read_when_running_[size_t(id)] = true;
+    }
+    for (const ValueInfo& out : graph.model_->graph.outputs)
+      if (const int id = initializer(out.name); id >= 0) read_when_running_[size_t(id)] = true;
+  }
+
+  void compiled(const Step& step) {
+    const std::vector<std::string>& inputs = step.node->inputs;
+    for (size_t k = 0; k < inputs.size(); ++k) {
+      const int id = initializer(inputs[k]);
+      if (id < 0) continue;
+      if (!step.kernel || step.kernel->view() || !step.kernel->copied_input(int(k))) read_when_running_[size_t(id)] = true;
+      if (--to_compile_[size_t(id)] > 0 || read_when_running_[size_t(id)]) continue;
+      Value& value = graph_.values_[size_t(id)];
+      value.constant = Tensor();
+      graph_.model_->graph.initializers.erase(value.name);
+    }
+  }
+
+ private:
+  // The value id of an initializer (they come first), or -1.
+  int initializer(const std::string& name) const {
+    auto it = graph_.ids_.find(name);
+    return it != graph_.ids_.end() && size_t(it->second) < to_compile_.size() ? it->second : -1;
+  }
+
+  CompiledGraph& graph_;
+  std::vector<int> to_compile_;
+  std::vector<bool> read_when_running_;
+};
+
 int CompiledGraph::value_id(const std::string& name) const {
   auto it = ids_.find(name);
   if (it == ids_.end()) throw Error(model_->path + ": internal: value '" + name + "' is not defined");
@@ -113,12 +156,13 @@ int CompiledGraph::plain_version(int value, std::vector<int>& converted) {
   return id;
 }
 
-CompiledGraph::CompiledGraph(const Model& source, const std::map<std::string, Shape>& input_shapes,
+CompiledGraph::CompiledGraph(Model source, const std::map<std::string, Shape>& input_shapes,
                              const SessionOptions& options)
-    : model_(std::make_unique<Model>(source)) {
+    : model_(std::make_unique<Model>(std::move(source))) {
   if (options.optimize) passes_ = optimize_graph(*model_, input_shapes);
   plan_ = std::make_unique<ModelPlan>(*model_, true);
-  const GraphAnalysis analysis = analyze_graph(*model_, *plan_, input_shapes);
+  GraphAnalysis analysis = analyze_graph(*model_, *plan_, input_shapes);
+  analysis.constants.clear();  // it holds the weights too, which the steps below free as kernels pack them
   const Graph& g = model_->graph;
   for (const auto& [name, t] : g.initializers) {
     const int id = add_value(name, TensorType{t.dtype(), t.shape(), true}, Layout{});
@@ -132,6 +176,7 @@ CompiledGraph::CompiledGraph(const Model& source, const std::map<std::string, Sh
   const std::vector<const Backend*> backends = cpu_backends(options.fast_backends);
   std::vector<int> converted;
   const auto& node_steps = plan_->plan(g).steps;
+  ConstantReads constant_reads(*this, node_steps);
   for (size_t i = 0; i < node_steps.size(); ++i) {
     const Node& node = *node_steps[i].node;
     const NodeAnalysis& na = analysis.nodes[i];
@@ -199,6 +244,7 @@ CompiledGraph::CompiledGraph(const Model& source, const std::map<std::string, Sh
     for (int id : step.inputs)
       if (id >= 0 && values_[size_t(id)].constant.defined()) layer.weight_bytes += type_bytes(values_[size_t(id)].type);
     layers_.push_back(std::move(layer));
+    constant_reads.compiled(step);
     steps_.push_back(std::move(step));
   }
   for (const ValueInfo& out : g.outputs) {

@@ -18,7 +18,9 @@ namespace infera {
 
 class CompiledGraph {
  public:
-  CompiledGraph(const Model& source, const std::map<std::string, Shape>& input_shapes, const SessionOptions& options);
+  // Takes the model by value: weights that kernels pack are freed from it as they are packed, which they can be
+  // only where the caller passed its only reference (see Kernel::copied_input).
+  CompiledGraph(Model source, const std::map<std::string, Shape>& input_shapes, const SessionOptions& options);
   ~CompiledGraph();
   // With a profile: every step's start and duration as well.
   std::vector<Tensor> run(const std::map<std::string, Tensor>& inputs, RunProfile* profile = nullptr);
@@ -29,6 +31,7 @@ class CompiledGraph {
  private:
   struct Step;
   struct Value;
+  class ConstantReads;
   int value_id(const std::string& name) const;
   int add_value(const std::string& name, const TensorType& type, const Layout& layout);
   int plain_version(int value, std::vector<int>& converted);

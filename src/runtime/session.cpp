@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <set>
 
@@ -15,15 +16,52 @@ namespace infera {
 
 struct Session::Impl {
   std::unique_ptr<Model> model;
+  std::shared_ptr<const MappedFile> weights_file;  // where the model's large initializers stay (see MappedModel)
   std::unique_ptr<ModelPlan> plan;
   SessionOptions options;
   std::map<std::vector<Shape>, std::unique_ptr<CompiledGraph>> compiled;  // by the inputs' shapes
   std::mutex compiling;
 
-  Impl(Model m, const SessionOptions& opts, bool strict)
+  Impl(Model m, const SessionOptions& opts, bool strict, std::shared_ptr<const MappedFile> file = nullptr)
       : model(std::make_unique<Model>(std::move(m))),
+        weights_file(std::move(file)),
         plan(std::make_unique<ModelPlan>(*model, strict)),
         options(opts) {}
+  explicit Impl(MappedModel m, const SessionOptions& opts, bool strict)
+      : Impl(std::move(m.model), opts, strict, std::move(m.file)) {}
+
+  // The model with the mapped initializers that `wanted` names read into memory of their own.
+  Model in_memory(const std::function<bool(const std::string&)>& wanted) const {
+    Model m = *model;
+    for (auto& [name, t] : m.graph.initializers)
+      if (wanted(name)) t = infera::in_memory(t, weights_file.get());
+    return m;
+  }
+
+  // Mapped initializers whose values analyze_graph() reads: inputs of nodes it may fold, those whose inputs are all
+  // constants (initializers, or outputs of nodes it may fold or that read shapes only). Other nodes read the
+  // weights' shapes only.
+  std::set<std::string> read_by_folding() const {
+    const auto& inits = model->graph.initializers;
+    auto mapped = [&](const std::string& name) {
+      auto it = inits.find(name);
+      return weights_file && it != inits.end() && weights_file->contains(it->second.raw());
+    };
+    std::set<std::string> constant, read;
+    for (const auto& [name, t] : inits) constant.insert(name);
+    for (const NodeStep& step : plan->plan(model->graph).steps) {
+      const Node& n = *step.node;
+      if (!n.def) continue;
+      const bool folds = n.def->foldable && std::all_of(n.inputs.begin(), n.inputs.end(), [&](const std::string& in) {
+        return in.empty() || constant.count(in);
+      });
+      if (folds && !n.def->reads_shapes_only)
+        for (const std::string& in : n.inputs)
+          if (mapped(in)) read.insert(in);
+      if (folds || n.def->reads_shapes_only) constant.insert(n.outputs.begin(), n.outputs.end());
+    }
+    return read;
+  }
 
   int threads() const { return options.threads > 0 ? options.threads : omp_get_num_procs(); }
 
@@ -41,7 +79,8 @@ struct Session::Impl {
     auto& slot = compiled[key];
     if (!slot) {
       omp_set_num_threads(threads());  // oneDNN picks its blocking for the thread count it will run with
-      slot = std::make_unique<CompiledGraph>(*model, resolved, options);
+      // Every weight in memory of the compilation's own, which it frees as kernels pack them.
+      slot = std::make_unique<CompiledGraph>(in_memory([](const std::string&) { return true; }), resolved, options);
     }
     return *slot;
   }
@@ -94,7 +133,7 @@ Session& Session::operator=(Session&&) noexcept = default;
 Session::~Session() = default;
 
 Session Session::load(const std::string& path, const SessionOptions& options) {
-  return Session(std::make_unique<Impl>(import_model_file(path), options, true));
+  return Session(std::make_unique<Impl>(import_model_file_mapped(path), options, true));
 }
 
 Session Session::load_from_memory(const void* data, size_t size, const SessionOptions& options,
@@ -104,7 +143,7 @@ Session Session::load_from_memory(const void* data, size_t size, const SessionOp
 }
 
 Session Session::inspect(const std::string& path) {
-  return Session(std::make_unique<Impl>(import_model_file(path), SessionOptions{}, false));
+  return Session(std::make_unique<Impl>(import_model_file_mapped(path), SessionOptions{}, false));
 }
 
 const std::vector<ValueInfo>& Session::inputs() const { return impl_->model->graph.inputs; }
@@ -156,7 +195,15 @@ ModelSummary Session::summary(const std::map<std::string, Shape>& input_shapes) 
   }
   for (const UnsupportedOp& u : impl_->plan->unsupported())
     s.unsupported.push_back({u.node->name, u.node->op_type, u.node->domain});
-  GraphAnalysis a = analyze_graph(m, *impl_->plan, input_shapes);
+  const std::set<std::string> mapped_reads = impl_->read_by_folding();
+  Model folding;  // outlives `a`, whose nodes point into it
+  GraphAnalysis a;
+  if (mapped_reads.empty()) {
+    a = analyze_graph(m, *impl_->plan, input_shapes);
+  } else {
+    folding = impl_->in_memory([&](const std::string& name) { return mapped_reads.count(name) > 0; });
+    a = analyze_graph(folding, ModelPlan(folding, false), input_shapes);
+  }
   for (const NodeAnalysis& n : a.nodes) {
     if (n.known) s.flops += n.cost.flops;
     else ++s.nodes_without_cost;

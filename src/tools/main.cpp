@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--shape", run.shapes, "NAME=1x3x224x224: shape of a random input");
   run_cmd->add_option("--output-dir,-o", run.output_dir, "write output_<i>.npy and outputs.json here");
   run_cmd->add_option("--threads", run.threads, "threads (0: all cores)");
+  run_cmd->add_option("--profile", run.profile, "write a Chrome trace (chrome://tracing, Perfetto) of one warm run here");
 
   BenchArgs bench;
   CLI::App* bench_cmd =
@@ -45,6 +46,21 @@ int main(int argc, char** argv) {
                      "also show the compiled graph: rewrites per pass, each step's backend and kernel, fallbacks");
   info_cmd->add_flag("--memory", info.memory, "also show the activation memory plan (planned peak vs naive sum)");
 
+  ProfileArgs profile;
+  CLI::App* profile_cmd = add_profile_command(app, profile);
+  EvalArgs eval;
+  CLI::App* eval_cmd = add_eval_command(app, eval);
+  CalibrateArgs calibrate;
+  CLI::App* calibrate_cmd = add_calibrate_command(app, calibrate);
+
+  ProjectArgs project;
+  CLI::App* project_cmd = add_project_command(app, project);
+  QuantizeArgs quantize;
+  CLI::App* quantize_cmd = add_quantize_command(app, quantize);
+
+  DeviceArgs device;
+  CLI::App* device_cmd = add_device_command(app, device);
+
   CLI::App* demo_cmd = app.add_subcommand("demo", "Run the model shipped with infera on its sample images");
 
   try {
@@ -58,6 +74,12 @@ int main(int argc, char** argv) {
     if (*run_cmd) return run_command(run);
     if (*bench_cmd) return bench_command(bench);
     if (*info_cmd) return info_command(info);
+    if (*profile_cmd) return profile_command(profile);
+    if (*eval_cmd) return eval_command(eval);
+    if (*calibrate_cmd) return calibrate_command(calibrate);
+    if (*project_cmd) return project_command(project);
+    if (*quantize_cmd) return quantize_command(quantize);
+    if (*device_cmd) return device_command(device);
     (void)demo_cmd;
     return demo_command();
   } catch (const std::exception& e) {

@@ -411,6 +411,33 @@ def make_crafted(out_dir):
     _case(cases, "cli/bench_batch_vs_input_file", ["bench", good_sym, "--batch", "2", "--input", x_ok],
           names=[good_sym, "'X'"], reason="batch")
     _case(cases, "cli/info_compiled_plan", ["info", good, "--optimized", "--memory"], expect="ok")
+
+    # -- device files: `infera device show FILE` ------------------------------------------------------------------
+    def device_case(id, text, reason):
+        path = os.path.join(d, "device_" + id + ".json")
+        with open(path, "wb") as f:
+            f.write(text if isinstance(text, bytes) else text.encode())
+        _case(cases, "device/" + id, ["device", "show", path], names=[path], reason=reason)
+
+    peak = '"peak_ops": {"fp32": {"value": 10, "unit": "TFLOP/s"}}'
+    device_case("malformed_json", '{"kind": "gpu", ', "not valid JSON")
+    device_case("empty_file", "", "not valid JSON")
+    device_case("control_chars", b'{"kind": "\x01\x1b[2J', "not valid JSON")
+    device_case("not_an_object", "[1, 2]", "expected an object")
+    device_case("peak_is_string", '{"kind": "gpu", "peak_ops": {"fp32": "fast"}}', "peak_ops.fp32.*expected a number")
+    device_case("negative_bandwidth", '{"kind": "gpu", ' + peak + ', "memory_bandwidth": {"value": -5, "unit": "GB/s"}}',
+                "memory_bandwidth.value.*negative")
+    device_case("wrong_unit", '{"kind": "gpu", "peak_ops": {"fp32": {"value": 10, "unit": "GB"}}}',
+                "peak_ops.fp32.unit.*not a unit")
+    device_case("unknown_field", '{"kind": "gpu", ' + peak + ', "memroy_bytes": 5}', "memroy_bytes.*unknown field")
+    device_case("no_peak", '{"kind": "gpu"}', "no known peak")
+    device_case("huge_cores", '{"kind": "gpu", ' + peak + ', "cores": 1e300}', "cores.*whole number")
+    missing_device = os.path.join(d, "no_such_device.json")
+    _case(cases, "device/missing_file", ["device", "show", missing_device], names=[missing_device],
+          reason="unknown device")
+    _case(cases, "device/directory", ["device", "show", d], names=[d], reason="directory")
+    _case(cases, "device/catalog_show", ["device", "show", "tpu-v4"], expect="ok")
+    _case(cases, "device/list", ["device", "list"], expect="ok")
     return cases
 
 

@@ -262,5 +262,31 @@ TEST(CompiledGraph, OutputThatIsAViewOfAnArenaValue) {
   check_two_runs(b.m, {1, 5, 8, 8});
 }
 
+// Weights a oneDNN kernel packed into its own layout are freed when the model is compiled, unless a step reads them
+// when it runs (the Mul) or the caller gets them (a graph output); the outputs still match the reference.
+TEST(CompiledGraph, FreesOnlyWeightsNothingReadsWhenRunning) {
+  Builder b;
+  b.input("x", {64, 64})
+      .init("packed", random_tensor({64, 64}, 1))
+      .init("shared", random_tensor({64, 64}, 2))
+      .init("returned", random_tensor({64, 64}, 3))
+      .node("MatMul", {"x", "packed"}, "h")
+      .node("MatMul", {"h", "shared"}, "k")
+      .node("Mul", {"k", "shared"}, "y")
+      .node("MatMul", {"x", "returned"}, "z")
+      .output("y")
+      .output("z")
+      .output("returned");
+  const std::map<std::string, Tensor> inputs{{"x", random_tensor({64, 64}, 4)}};
+  Compiled c(b.m, inputs);
+  for (int run = 0; run < 2; ++run) c.check(inputs);
+  EXPECT_EQ(c.steps_on("dnnl"), 3);
+  const auto& kept = c.fast.model().graph.initializers;
+  EXPECT_EQ(kept.count("packed"), 0u) << "a weight only a packing kernel reads is freed";
+  EXPECT_EQ(kept.count("shared"), 1u);
+  EXPECT_EQ(kept.count("returned"), 1u);
+  EXPECT_EQ(c.reference.model().graph.initializers.count("packed"), 1u) << "the reference kernels read it";
+}
+
 }  // namespace
 }  // namespace infera

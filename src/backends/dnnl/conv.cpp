@@ -29,6 +29,7 @@ class ConvKernel final : public Kernel {
   }
   Layout output_layout(int) const override { return layout_of(dst_md, dst_shape); }
   int inplace_input(int) const override { return has_sum && z_md == dst_md ? 3 : -1; }
+  bool copied_input(int input) const override { return input == 1 || input == 2; }  // weights, bias: packed
   std::string describe() const override { return "dnnl conv " + impl; }
 
   dnnl::convolution_forward primitive;

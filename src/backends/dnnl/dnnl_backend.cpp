@@ -20,14 +20,28 @@ dnnl::stream& stream() {
 
 dnnl::memory::dims to_dims(const Shape& shape) { return dnnl::memory::dims(shape.begin(), shape.end()); }
 
-dnnl::memory::desc plain_desc(const Shape& shape) {
+dnnl::memory::data_type dnnl_type(DType t) {
+  using dt = dnnl::memory::data_type;
+  switch (t) {
+    case DType::Float32: return dt::f32;
+    case DType::UInt8: return dt::u8;
+    case DType::Int8: return dt::s8;
+    case DType::Int32: return dt::s32;
+    default: return dt::undef;
+  }
+}
+
+dnnl::memory::desc plain_desc(const Shape& shape, dnnl::memory::data_type type) {
   dnnl::memory::dims strides(shape.size(), 1);
   for (size_t d = shape.size(); d-- > 1;) strides[d - 1] = strides[d] * std::max<int64_t>(shape[d], 1);
-  return dnnl::memory::desc(to_dims(shape), dnnl::memory::data_type::f32, strides);
+  return dnnl::memory::desc(to_dims(shape), type, strides);
 }
 
 std::optional<dnnl::memory::desc> value_desc(const ValueDesc& v) {
-  if (v.layout.plain()) return plain_desc(v.type.shape);
+  if (v.layout.plain()) {
+    if (dnnl_type(v.type.dtype) == dnnl::memory::data_type::undef) return std::nullopt;
+    return plain_desc(v.type.shape, dnnl_type(v.type.dtype));
+  }
   if (v.layout.owner != &backend()) return std::nullopt;
   return *static_cast<const dnnl::memory::desc*>(v.layout.native.get());
 }
@@ -52,7 +66,7 @@ std::string layout_name(const dnnl::memory::desc& md) {
 }
 
 Layout layout_of(const dnnl::memory::desc& md, const Shape& shape) {
-  if (md == plain_desc(shape)) return Layout{};
+  if (md == plain_desc(shape, md.data_type())) return Layout{};
   Layout l;
   l.name = layout_name(md);
   l.owner = &backend();
@@ -91,6 +105,8 @@ bool append_activation(const Node& node, dnnl::post_ops& ops) {
   return true;
 }
 
+void round_before_zero_point(dnnl::post_ops& ops) { ops.append_eltwise(1.f, dnnl::algorithm::eltwise_round, 0.f, 0.f); }
+
 PackedConstant pack_constant(const Tensor& t, const dnnl::memory::desc& from, const dnnl::memory::desc& to) {
   PackedConstant packed;
   packed.storage = std::shared_ptr<std::byte[]>(new std::byte[std::max<size_t>(to.get_size(), 1)]());
@@ -120,7 +136,7 @@ namespace {
 class ToPlainKernel final : public Kernel {
  public:
   ToPlainKernel(const dnnl::memory::desc& from, const Shape& shape)
-      : from_(from), to_(plain_desc(shape)), reorder_(dnnl::reorder::primitive_desc(engine(), from_, engine(), to_)) {}
+      : from_(from), to_(plain_desc(shape, from.data_type())), reorder_(dnnl::reorder::primitive_desc(engine(), from_, engine(), to_)) {}
   void run(const std::vector<const Tensor*>& inputs, const std::vector<Tensor*>& outputs) override {
     dnnl::memory src = wrap(from_, *inputs[0]), dst = wrap(to_, *outputs[0]);
     reorder_.execute(stream(), src, dst);
@@ -146,8 +162,11 @@ class DnnlBackend final : public Backend {
             n.op_type == "GlobalMaxPool")
           return compile_pool(r);
         if (n.op_type == "Concat") return compile_concat(r);
+        if (n.op_type == "QLinearConv") return compile_qlinear_conv(r);
+        if (n.op_type == "QLinearMatMul") return compile_qlinear_matmul(r);
       } else if (n.domain == "infera") {
         if (n.op_type == "FusedConv") return compile_conv(r);
+        if (n.op_type == "FusedQLinearConv") return compile_qlinear_conv(r);
         if (n.op_type == "FusedGemm" || n.op_type == "FusedMatMul") return compile_matmul(r);
       }
     } catch (const dnnl::error&) {  // oneDNN has no implementation for this configuration: another backend runs it

@@ -18,8 +18,10 @@ dnnl::engine& engine();
 dnnl::stream& stream();
 
 dnnl::memory::dims to_dims(const Shape& shape);
-// The dense row-major descriptor of a tensor type (float32).
-dnnl::memory::desc plain_desc(const Shape& shape);
+// oneDNN's name for an element type; undef for types oneDNN does not compute on.
+dnnl::memory::data_type dnnl_type(DType t);
+// The dense row-major descriptor of a tensor of this shape and element type.
+dnnl::memory::desc plain_desc(const Shape& shape, dnnl::memory::data_type type = dnnl::memory::data_type::f32);
 // The descriptor a value is stored in: its oneDNN layout, or plain. nullopt when the layout is another backend's.
 std::optional<dnnl::memory::desc> value_desc(const ValueDesc& v);
 // A Layout for values stored as `md` ("plain" when md is the dense row-major layout of `shape`).
@@ -28,6 +30,11 @@ Layout layout_of(const dnnl::memory::desc& md, const Shape& shape);
 // The node's `activation` / `activation_params` attributes (infera.Fused* ops) as post-ops; false when oneDNN has no
 // equivalent.
 bool append_activation(const Node& node, dnnl::post_ops& ops);
+
+// Integer kernels: rounds the requantized value half to even before oneDNN adds the output zero point, as ONNX's
+// quantization (and the reference kernels) do. oneDNN alone rounds after adding it, which moves an exact tie (x.5)
+// by one step, and a deep network carries such a step to its output.
+void round_before_zero_point(dnnl::post_ops& ops);
 
 // Weights, biases: a constant tensor reordered once into `md`, owned by the kernel.
 struct PackedConstant {
@@ -60,5 +67,7 @@ std::unique_ptr<Kernel> compile_conv(const KernelRequest& r);
 std::unique_ptr<Kernel> compile_matmul(const KernelRequest& r);
 std::unique_ptr<Kernel> compile_pool(const KernelRequest& r);
 std::unique_ptr<Kernel> compile_concat(const KernelRequest& r);
+std::unique_ptr<Kernel> compile_qlinear_conv(const KernelRequest& r);   // qconv.cpp
+std::unique_ptr<Kernel> compile_qlinear_matmul(const KernelRequest& r); // qmatmul.cpp
 
 }  // namespace infera::dnnl_backend

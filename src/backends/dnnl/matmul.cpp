@@ -20,6 +20,8 @@ class MatMulKernel final : public Kernel {
     primitive.execute(s, args);
     s.wait();
   }
+  // A constant B is packed; C (Gemm's beta·C, FusedMatMul's bias) is read at compile time whenever it is present.
+  bool copied_input(int input) const override { return (input == 1 && weights.storage) || input == 2; }
   std::string describe() const override { return "dnnl matmul " + impl; }
 
   dnnl::matmul primitive;

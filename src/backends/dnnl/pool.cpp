@@ -37,15 +37,17 @@ class PrimitiveKernel final : public Kernel {
 
 std::unique_ptr<Kernel> compile_pool(const KernelRequest& r) {
   const Node& node = r.node;
-  if (r.inputs.empty() || !is_float32(r.inputs[0]) || (r.outputs.size() > 1 && node.outputs.size() > 1 &&
-                                                       !node.outputs[1].empty()))
+  if (r.inputs.empty() || (r.outputs.size() > 1 && node.outputs.size() > 1 && !node.outputs[1].empty()))
     return nullptr;  // MaxPool's Indices output
+  const DType type = r.inputs[0].type.dtype;
+  const bool max = node.op_type.find("Max") != std::string::npos;
+  // Max pooling only selects values: it runs on the quantized bytes of int8 models as well.
+  if (!is_float32(r.inputs[0]) && !(max && (type == DType::Int8 || type == DType::UInt8))) return nullptr;
   auto src_md = value_desc(r.inputs[0]);
   const Shape& x = r.inputs[0].type.shape;
   if (!src_md || x.size() < 3 || x.size() > 5) return nullptr;
   const Shape& y = r.outputs[0].shape;
   const bool global = node.op_type.rfind("Global", 0) == 0;
-  const bool max = node.op_type.find("Max") != std::string::npos;
 
   std::vector<int64_t> kernel, strides, dilations, pads_begin, pads_end;
   if (global) {
@@ -78,7 +80,7 @@ std::unique_ptr<Kernel> compile_pool(const KernelRequest& r) {
                                                                 : dnnl::algorithm::pooling_avg_exclude_padding;
   dnnl::memory::dims dil;
   for (int64_t d : dilations) dil.push_back(d - 1);
-  dnnl::memory::desc dst_any(to_dims(y), dt::f32, tag::any);
+  dnnl::memory::desc dst_any(to_dims(y), dnnl_type(type), tag::any);
   dnnl::pooling_v2_forward::desc d(dnnl::prop_kind::forward_inference, alg, *src_md, dst_any,
                                    dnnl::memory::dims(strides.begin(), strides.end()),
                                    dnnl::memory::dims(kernel.begin(), kernel.end()), dil,

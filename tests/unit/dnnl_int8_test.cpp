@@ -1,0 +1,252 @@
+// The oneDNN integer kernels against the reference kernels (QLinearConv, QLinearMatMul, and infera.FusedQLinearConv,
+// whose reference is QLinearConv then com.microsoft QLinearAdd): odd sizes, per-tensor and per-channel weight scales,
+// u8 and s8 activations, zero points != 0, weights with zero points, saturation, depthwise and strided convolutions,
+// and chains through oneDNN's int8 layouts. Both sides accumulate exactly in int32, form the requantization factor
+// x_scale * w_scale / y_scale alike and round half to even before adding the output zero point, so the bytes are
+// identical. (Without the kernels' explicit rounding step oneDNN rounds after adding the zero point, and an exact
+// tie moves by one step: the fused residual's FMA could do the same, so that check alone allows one step on 1 %.)
+#include <cstring>
+
+#include "backend_harness.h"
+#include "backends/backends.h"
+
+namespace infera {
+namespace {
+
+using namespace harness;
+
+const Backend& dnnl() { return *cpu_backends(true).front(); }
+
+// Uniform integers in [lo, hi] of an 8-bit type.
+Tensor quantized(Shape shape, unsigned seed, DType type, int lo, int hi) {
+  Tensor t(type, std::move(shape));
+  std::mt19937 gen(seed);
+  std::uniform_int_distribution<int> dist(lo, hi);
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    if (type == DType::UInt8) t.data<uint8_t>()[i] = uint8_t(dist(gen));
+    else t.data<int8_t>()[i] = int8_t(dist(gen));
+  }
+  return t;
+}
+
+Tensor scalar_of(DType type, int v) {
+  return type == DType::UInt8 ? Tensor::scalar<uint8_t>(uint8_t(v)) : Tensor::scalar<int8_t>(int8_t(v));
+}
+
+std::vector<float> positive(size_t n, unsigned seed, float base) {
+  std::vector<float> v;
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> dist(0.5f, 1.5f);
+  for (size_t i = 0; i < n; ++i) v.push_back(base * dist(gen));
+  return v;
+}
+
+// Storage in `layout` for a value of `type`.
+Tensor allocate(const TensorType& type, const Layout& layout) {
+  if (layout.plain()) return Tensor(type.dtype, type.shape);
+  std::shared_ptr<std::byte[]> bytes(new std::byte[layout.bytes]());
+  return Tensor::view(type.dtype, type.shape, bytes, bytes.get(), layout.bytes);
+}
+
+struct Output {
+  Tensor storage;  // in `layout`
+  Layout layout;
+  Tensor plain;
+  std::string kernel;
+};
+
+// Compiles the case on oneDNN (which must accept it) and runs it on `storage` (default: the plain inputs).
+Output run_dnnl(const Case& c, std::vector<Tensor> storage = {}) {
+  if (storage.empty()) storage = c.inputs;
+  const Node node = c.node();
+  const std::vector<TensorType> types = c.output_types();
+  std::unique_ptr<Kernel> kernel = dnnl().compile(c.request(node, types));
+  Output out;
+  if (!kernel) {
+    ADD_FAILURE() << c.op << ": oneDNN declined";
+    return out;
+  }
+  out.kernel = kernel->describe();
+  out.layout = kernel->output_layout(0);
+  out.storage = allocate(types[0], out.layout);
+  std::vector<const Tensor*> ins;
+  for (const Tensor& t : storage) ins.push_back(t.defined() ? &t : nullptr);
+  kernel->run(ins, {&out.storage});
+  out.plain = out.storage;
+  if (!out.layout.plain()) {
+    out.plain = Tensor(types[0].dtype, types[0].shape);
+    Tensor* plain = &out.plain;
+    dnnl().to_plain(types[0], out.layout)->run({&out.storage}, {plain});
+  }
+  return out;
+}
+
+// Every byte within `steps` of the reference, and at most `share` of them different.
+void expect_near_exact(const Tensor& got, const Tensor& want, int64_t steps = 0, double share = 0) {
+  ASSERT_EQ(got.shape(), want.shape());
+  ASSERT_EQ(got.dtype(), want.dtype());
+  int64_t worst = 0, differ = 0;
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    const int64_t d = std::abs(got.as_int(i) - want.as_int(i));
+    worst = std::max(worst, d);
+    differ += d != 0;
+  }
+  EXPECT_LE(worst, steps) << "largest difference in steps";
+  EXPECT_LE(double(differ), share * double(want.numel())) << differ << " of " << want.numel() << " differ";
+}
+
+Output check(const Case& c) {
+  SCOPED_TRACE(c.domain + " " + c.op);
+  const Output out = run_dnnl(c);
+  if (out.storage.defined()) expect_near_exact(out.plain, c.reference()[0]);
+  return out;
+}
+
+struct ConvSpec {
+  Shape x, w;
+  DType x_type = DType::UInt8, w_type = DType::Int8, y_type = DType::UInt8;
+  int x_zp = 0, w_zp = 0, y_zp = 0;
+  bool per_channel = true, bias = true;
+  float y_scale = 0.05f;
+  Attrs attrs = {};
+};
+
+// QLinearConv(x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, B?) with every parameter constant.
+Case qconv(const ConvSpec& s, unsigned seed) {
+  const int64_t m = s.w[0];
+  const bool xu = s.x_type == DType::UInt8, wu = s.w_type == DType::UInt8;
+  Tensor x = quantized(s.x, seed, s.x_type, xu ? 0 : -128, xu ? 255 : 127);
+  // Weights centered on their zero point stay within int8 (the kernel's condition for taking them).
+  Tensor w = quantized(s.w, seed + 1, s.w_type, std::max(wu ? 0 : -128, s.w_zp - 100), std::min(wu ? 255 : 127, s.w_zp + 100));
+  const std::vector<float> ws = positive(s.per_channel ? size_t(m) : 1, seed + 2, 0.01f);
+  Tensor w_scale = s.per_channel ? Tensor::from_vector<float>({m}, ws) : Tensor::scalar<float>(ws[0]);
+  Tensor w_zp = s.per_channel ? Tensor(s.w_type, {m}) : scalar_of(s.w_type, s.w_zp);
+  for (int64_t c = 0; c < w_zp.numel(); ++c) {
+    if (wu) w_zp.data<uint8_t>()[c] = uint8_t(s.w_zp);
+    else w_zp.data<int8_t>()[c] = int8_t(s.w_zp);
+  }
+  std::vector<Tensor> in{x, Tensor::scalar<float>(0.02f), scalar_of(s.x_type, s.x_zp), w, w_scale, w_zp,
+                         Tensor::scalar<float>(s.y_scale), scalar_of(s.y_type, s.y_zp)};
+  if (s.bias) {
+    Tensor b(DType::Int32, {m});
+    for (int64_t c = 0; c < m; ++c) b.data<int32_t>()[c] = int32_t((c * 7919 + seed) % 4001) - 2000;
+    in.push_back(b);
+  }
+  return Case{"QLinearConv", in, s.attrs, 21, {"y"}, {1, 2, 3, 4, 5, 6, 7, 8}};
+}
+
+TEST(DnnlInt8, ConvPerChannelU8WithZeroPoints) {
+  ConvSpec s{{1, 5, 9, 7}, {7, 5, 3, 3}};
+  s.x_zp = 131;
+  s.y_zp = 17;
+  s.attrs = {{"pads", ints_attr({1, 1, 1, 1})}};
+  const Output out = check(qconv(s, 1));
+  EXPECT_NE(out.kernel.find("jit"), std::string::npos) << out.kernel;
+}
+
+TEST(DnnlInt8, ConvPerTensorS8StridedAsymmetricPads) {
+  ConvSpec s{{2, 6, 11, 10}, {9, 6, 3, 2}, DType::Int8, DType::Int8, DType::Int8};
+  s.x_zp = -3;
+  s.y_zp = 5;
+  s.per_channel = false;
+  s.attrs = {{"strides", ints_attr({2, 1})}, {"pads", ints_attr({0, 1, 2, 0})}};
+  check(qconv(s, 2));
+}
+
+TEST(DnnlInt8, ConvDepthwiseAndUint8WeightsWithZeroPoint) {
+  ConvSpec s{{1, 12, 8, 9}, {12, 1, 3, 3}};
+  s.w_type = DType::UInt8;
+  s.w_zp = 140;
+  s.x_zp = 3;
+  s.attrs = {{"group", int_attr(12)}, {"pads", ints_attr({1, 1, 1, 1})}};
+  check(qconv(s, 3));
+}
+
+TEST(DnnlInt8, ConvSaturatesBothWays) {
+  ConvSpec s{{1, 16, 5, 5}, {3, 16, 1, 1}};
+  s.y_scale = 0.0005f;  // most outputs leave [0, 255]
+  s.y_zp = 128;
+  const Case c = qconv(s, 4);
+  const Tensor want = c.reference()[0];
+  int low = 0, high = 0;
+  for (int64_t i = 0; i < want.numel(); ++i) low += want.data<uint8_t>()[i] == 0, high += want.data<uint8_t>()[i] == 255;
+  EXPECT_GT(low, 0);
+  EXPECT_GT(high, 0);
+  check(c);
+}
+
+// Weights whose centered values leave int8 cannot go to oneDNN (it takes no weight zero point): the node is left
+// to the reference kernel.
+TEST(DnnlInt8, ConvDeclinesWeightsThatDoNotCenterIntoInt8) {
+  ConvSpec s{{1, 4, 5, 5}, {3, 4, 3, 3}};
+  s.w_type = DType::UInt8;
+  s.w_zp = 0;
+  Case c = qconv(s, 5);
+  c.inputs[3].data<uint8_t>()[0] = 250;
+  const Node node = c.node();
+  EXPECT_EQ(dnnl().compile(c.request(node, c.output_types())), nullptr);
+}
+
+// A convolution's int8 output in oneDNN's layout feeds the next convolution and the fused residual directly.
+TEST(DnnlInt8, FusedResidualAndChainThroughLayouts) {
+  ConvSpec first{{1, 8, 7, 6}, {16, 8, 3, 3}};
+  first.x_zp = 120;
+  first.attrs = {{"pads", ints_attr({1, 1, 1, 1})}};
+  const Case a = qconv(first, 6);
+  const Output t = check(a);
+
+  ConvSpec second{{1, 16, 7, 6}, {16, 16, 1, 1}};
+  second.y_zp = 100;
+  Case b = qconv(second, 7);
+  b.inputs[0] = t.plain;  // t's quantization: (0.05, 0)
+  b.inputs[1] = Tensor::scalar<float>(first.y_scale);
+  b.inputs[2] = scalar_of(DType::UInt8, first.y_zp);
+  // FusedQLinearConv: the residual Z (= t) added with its own scale, then the output's scale and zero point (0: a
+  // Relu absorbed into the saturation).
+  Case fused = b;
+  fused.op = "FusedQLinearConv";
+  fused.domain = "infera";
+  fused.inputs.insert(fused.inputs.end(), {t.plain, Tensor::scalar<float>(first.y_scale), scalar_of(DType::UInt8, 0),
+                                           Tensor::scalar<float>(0.07f), scalar_of(DType::UInt8, 0)});
+  fused.constants = {1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13};
+  fused.layouts = {t.layout, {}, {}, {}, {}, {}, {}, {}, {}, t.layout};
+  const Tensor want = fused.reference()[0];
+  std::vector<Tensor> storage = fused.inputs;
+  storage[0] = storage[9] = t.storage;
+  const Output got = run_dnnl(fused, storage);
+  SCOPED_TRACE(got.kernel);
+  expect_near_exact(got.plain, want, 1, 0.01);
+}
+
+// Max pooling selects values: on the quantized bytes it is exact, padding included.
+TEST(DnnlInt8, MaxPoolOnQuantizedBytes) {
+  for (DType type : {DType::UInt8, DType::Int8}) {
+    const bool u = type == DType::UInt8;
+    Case c{"MaxPool", {quantized({2, 5, 9, 8}, 11, type, u ? 0 : -128, u ? 255 : 127)},
+           {{"kernel_shape", ints_attr({3, 3})}, {"strides", ints_attr({2, 2})}, {"pads", ints_attr({1, 1, 1, 1})}}, 12};
+    const Output out = run_dnnl(c);
+    ASSERT_TRUE(out.plain.defined());
+    EXPECT_EQ(std::memcmp(out.plain.raw(), c.reference()[0].raw(), out.plain.nbytes()), 0);
+  }
+}
+
+// Small and model-sized products (an autoencoder layer: 217 rows, K 640, N 128), so that oneDNN's blocked and tail
+// paths both run.
+TEST(DnnlInt8, MatMulPerColumnU8AndS8) {
+  for (const auto& [a_shape, n] : std::vector<std::pair<Shape, int64_t>>{{{3, 5, 19}, 13}, {{217, 640}, 128}, {{217, 128}, 8}, {{217, 8}, 128}})
+    for (DType a_type : {DType::UInt8, DType::Int8}) {
+      const bool u = a_type == DType::UInt8;
+      const int64_t k = a_shape.back();
+      Tensor a = quantized(a_shape, 8, a_type, u ? 0 : -128, u ? 255 : 127);
+      Tensor b = quantized({k, n}, 9, DType::Int8, -127, 127);
+      const std::vector<float> bs = positive(size_t(n), 10, 0.02f);
+      Case c{"QLinearMatMul",
+             {a, Tensor::scalar<float>(0.03f), scalar_of(a_type, u ? 140 : -7), b, Tensor::from_vector<float>({n}, bs),
+              Tensor(DType::Int8, {n}), Tensor::scalar<float>(0.4f * float(k) / 19), scalar_of(a_type, u ? 90 : 3)},
+             {}, 21, {"y"}, {1, 2, 3, 4, 5, 6, 7}};
+      check(c);
+    }
+}
+
+}  // namespace
+}  // namespace infera
