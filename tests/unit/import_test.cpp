@@ -149,7 +149,8 @@ TEST(Import, RejectsUndefinedValuesAndBadTensors) {
 class ExternalData : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir = fs::temp_directory_path() / ("infera-ext-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()));
+    // One folder per process: ctest runs the tests of this fixture at the same time.
+    dir = fs::temp_directory_path() / ("infera-ext-" + std::to_string(::getpid()));
     fs::create_directories(dir / "model");
     std::ofstream(dir / "model" / "weights.bin", std::ios::binary).write("\0\0\0\0\0\0\x80\x3f\0\0\0\x40\0\0\x40\x40", 16);
   }

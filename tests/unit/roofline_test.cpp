@@ -126,7 +126,7 @@ TEST(Roofline, UnknownCostIsNotClassified) {
 TEST(Roofline, PrecisionPicksItsOwnPeak) {
   LayerProfile l = layer("qconv", 4e9, 1e6, 0, 2000);
   l.precision = "uint8";
-  const LayerRoofline& r = analyze({l}).layers[0];
+  const LayerRoofline r = analyze({l}).layers[0];
   EXPECT_EQ(r.peak_precision, "int8");
   EXPECT_DOUBLE_EQ(r.peak_flops_per_s, 4e12);
   EXPECT_NEAR(r.percent_of_peak, 50, 1e-9);
