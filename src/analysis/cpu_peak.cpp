@@ -1,5 +1,6 @@
 #include "analysis/cpu_peak.h"
 
+#include <cpuid.h>
 #include <cstdint>
 #include <immintrin.h>
 #include <omp.h>
@@ -156,6 +157,12 @@ struct PeakKernel {
   const char* isa = "";
 };
 
+// AVX-VNNI (CPUID leaf 7, sub-leaf 1, EAX bit 4): clang 14's __builtin_cpu_supports does not know the name.
+bool has_avx_vnni() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  return __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a >> 4 & 1u);
+}
+
 PeakKernel widest_kernel(CpuPrecision precision) {
   __builtin_cpu_init();
   const bool avx512 = __builtin_cpu_supports("avx512f"), avx2 = __builtin_cpu_supports("avx2");
@@ -169,7 +176,7 @@ PeakKernel widest_kernel(CpuPrecision precision) {
       return {};
     case CpuPrecision::int8:
       if (avx512 && __builtin_cpu_supports("avx512vnni")) return {int8_dot_avx512vnni, 2 * 64, "avx512_vnni"};
-      if (avx2 && __builtin_cpu_supports("avxvnni")) return {int8_dot_avxvnni, 2 * 32, "avx_vnni"};
+      if (avx2 && has_avx_vnni()) return {int8_dot_avxvnni, 2 * 32, "avx_vnni"};
       if (avx2) return {int8_dot_avx2, 2 * 32, "avx2"};
       return {};
   }
