@@ -13,6 +13,7 @@
 
 #include "ops/activation_math.h"
 #include "ops/helpers.h"
+#include "ops/nested_call.h"
 
 namespace infera {
 namespace {
@@ -71,68 +72,23 @@ C activate(const Activation& act, C x) {
   return x;
 }
 
-// One call of an ai.onnx op on explicit inputs, with the fused node's attributes less the fused ones.
-class BaseCall {
- public:
-  BaseCall(const OpContext& fused, const char* op_type, std::vector<TensorType> types,
-           std::vector<const Tensor*> values, const std::map<std::string, Attribute>& overrides = {})
-      : types_(std::move(types)), values_(std::move(values)) {
-    node_.name = fused.node().name;
-    node_.op_type = op_type;
-    node_.opset = kBaseOpset;
-    node_.attrs = fused.node().attrs;
-    for (const char* a : {"activation", "activation_params", "num_heads", "scale"}) node_.attrs.erase(a);
-    for (const auto& [name, value] : overrides) node_.attrs[name] = value;
-    for (size_t i = 0; i < types_.size(); ++i)
-      node_.inputs.push_back(types_[i].dtype == DType::Undefined ? "" : "x" + std::to_string(i));
-    node_.outputs = {"y"};
-    node_.def = op_table().find("", op_type);
-    if (!node_.def) fused.fail(std::string("internal: no base op ") + op_type);
-    ctx_ = std::make_unique<OpContext>(node_, types_, values_);
-  }
-  // The context refers to node_: a BaseCall stays where it was made.
-  BaseCall(const BaseCall&) = delete;
-  BaseCall& operator=(const BaseCall&) = delete;
+// The fused node's attributes less the fused ones, for its base op.
+std::map<std::string, Attribute> base_attrs(const OpContext& fused, const std::map<std::string, Attribute>& overrides) {
+  std::map<std::string, Attribute> attrs = fused.node().attrs;
+  for (const char* a : {"activation", "activation_params", "num_heads", "scale"}) attrs.erase(a);
+  for (const auto& [name, value] : overrides) attrs[name] = value;
+  return attrs;
+}
 
-  // The first `n` inputs of the fused node, as they are.
-  static std::vector<TensorType> types_of(const OpContext& ctx, int n) {
-    std::vector<TensorType> t;
-    for (int i = 0; i < n; ++i) t.push_back(ctx.has_input(i) ? ctx.input_type(i) : TensorType{});
-    return t;
+// The ai.onnx op `op_type` on the fused node's first `inputs` inputs, as they are.
+NestedCall base_of(const OpContext& ctx, const char* op_type, int inputs) {
+  std::vector<TensorType> types;
+  std::vector<const Tensor*> values;
+  for (int i = 0; i < inputs; ++i) {
+    types.push_back(ctx.has_input(i) ? ctx.input_type(i) : TensorType{});
+    values.push_back(ctx.value(i));
   }
-  static std::vector<const Tensor*> values_of(const OpContext& ctx, int n) {
-    std::vector<const Tensor*> v;
-    for (int i = 0; i < n; ++i) v.push_back(ctx.value(i));
-    return v;
-  }
-
-  bool infer() { return node_.def->infer(*ctx_); }
-  Cost cost() {
-    infer();
-    return node_.def->cost ? node_.def->cost(*ctx_) : default_cost(*ctx_);
-  }
-  // Runs the kernel; output 0.
-  Tensor run() {
-    const bool known = infer();
-    node_.def->compute(*ctx_);
-    Tensor& y = ctx_->outputs()[0];
-    if (!y.defined()) {
-      if (!known) ctx_->fail("produced no output");
-      ctx_->output(0);
-    }
-    return y;
-  }
-  const TensorType& output_type() const { return ctx_->output_type(0); }
-
- private:
-  Node node_;
-  std::vector<TensorType> types_;
-  std::vector<const Tensor*> values_;
-  std::unique_ptr<OpContext> ctx_;
-};
-
-BaseCall base_of(const OpContext& ctx, const char* op_type, int inputs) {
-  return BaseCall(ctx, op_type, BaseCall::types_of(ctx, inputs), BaseCall::values_of(ctx, inputs));
+  return NestedCall(ctx, "", op_type, kBaseOpset, base_attrs(ctx, {}), std::move(types), std::move(values));
 }
 
 // y = act(y + z) elementwise, z (optional) of y's shape.
@@ -149,7 +105,7 @@ void add_and_activate(const OpContext& ctx, Tensor& y, const Tensor* z) {
 }
 
 // The base op's cost plus one FLOP per output element for each of: the activation, the extra addend.
-Cost fused_cost(const OpContext& ctx, BaseCall base, int extra_input) {
+Cost fused_cost(const OpContext& ctx, NestedCall base, int extra_input) {
   Cost c = base.cost();
   const double n = type_bytes(ctx.output_type(0)) / double(std::max<size_t>(1, dtype_size(ctx.output_type(0).dtype)));
   if (parse_activation(ctx).kind != Act::None) c.flops += n;
@@ -162,7 +118,7 @@ Cost fused_cost(const OpContext& ctx, BaseCall base, int extra_input) {
 
 bool infer_fused_conv(OpContext& ctx) {
   parse_activation(ctx);
-  BaseCall base = base_of(ctx, "Conv", 3);
+  NestedCall base = base_of(ctx, "Conv", 3);
   if (!base.infer()) return false;
   const TensorType y = base.output_type();
   if (ctx.has_input(3) && (ctx.dtype(3) != y.dtype || ctx.shape(3) != y.shape))
@@ -181,7 +137,7 @@ Cost fused_conv_cost(const OpContext& ctx) { return fused_cost(ctx, base_of(ctx,
 
 bool infer_fused_gemm(OpContext& ctx) {
   parse_activation(ctx);
-  BaseCall base = base_of(ctx, "Gemm", 3);
+  NestedCall base = base_of(ctx, "Gemm", 3);
   if (!base.infer()) return false;
   ctx.set_output(0, base.output_type().dtype, base.output_type().shape);
   return true;
@@ -197,7 +153,7 @@ Cost fused_gemm_cost(const OpContext& ctx) { return fused_cost(ctx, base_of(ctx,
 
 bool infer_fused_matmul(OpContext& ctx) {
   parse_activation(ctx);
-  BaseCall base = base_of(ctx, "MatMul", 2);
+  NestedCall base = base_of(ctx, "MatMul", 2);
   if (!base.infer()) return false;
   const TensorType y = base.output_type();
   if (ctx.has_input(2) && (ctx.dtype(2) != y.dtype || y.shape.empty() || ctx.shape(2) != Shape{y.shape.back()}))
@@ -225,14 +181,15 @@ void fused_matmul(OpContext& ctx) {
 Cost fused_matmul_cost(const OpContext& ctx) { return fused_cost(ctx, base_of(ctx, "MatMul", 2), 2); }
 
 // SkipLayerNormalization: the sum S, then the base LayerNormalization over the last axis.
-BaseCall skip_layer_norm_base(const OpContext& ctx, const Tensor* sum) {
+NestedCall skip_layer_norm_base(const OpContext& ctx, const Tensor* sum) {
   std::vector<TensorType> types = {ctx.input_type(0), ctx.input_type(2),
                                    ctx.has_input(3) ? ctx.input_type(3) : TensorType{}};
   std::vector<const Tensor*> values = {sum, ctx.value(2), ctx.value(3)};
   Attribute last_axis;
   last_axis.kind = Attribute::Kind::Int;
   last_axis.i = -1;
-  return BaseCall(ctx, "LayerNormalization", std::move(types), std::move(values), {{"axis", last_axis}});
+  return NestedCall(ctx, "", "LayerNormalization", kBaseOpset, base_attrs(ctx, {{"axis", last_axis}}), std::move(types),
+                  std::move(values));
 }
 
 bool infer_skip_layer_norm(OpContext& ctx) {
