@@ -26,6 +26,7 @@ struct LayerProfile {
   std::string precision;  // the arithmetic's element type: "fp32", "fp16", "bf16", "int8", "fp64"; else the
                           // element type's name ("int64", "bool")
   bool conversion = false;  // a layout conversion or copy the compiler inserted between backends
+  bool view = false;        // output 0 is input 0's bytes under another shape: no kernel runs
   bool cost_known = true;   // false: shapes known only at run time (costs below are zero)
   double flops = 0;
   double bytes_read = 0;     // all inputs, weights included, at their stored element sizes

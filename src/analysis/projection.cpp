@@ -116,8 +116,6 @@ LayerProfile at_precision(const LayerProfile& l, const std::string& precision, s
   return scaled;
 }
 
-bool is_view(const LayerProfile& l) { return l.kernel == "view"; }
-
 // A matrix product the matrix units run: one with more than one output column per group. Depthwise convolutions
 // and matrix-vector products have no operand reuse across columns and run on the vector units.
 bool on_matrix_units(const LayerProfile& l) { return !l.conversion && l.matrix.defined() && l.matrix.n > 1; }
@@ -378,7 +376,7 @@ LayerProjection project_layer(const LayerProfile& original, const Context& ctx, 
   p.layer = at_precision(original, p.precision, p.terms);
   const LayerProfile& l = p.layer;
   const Device& d = ctx.device;
-  if (is_view(l)) {
+  if (l.view) {
     p.terms.push_back(term("view", 0, "a view (reshape, flatten) moves no data and runs no kernel"));
     p.bound = Bound::Overhead;
     p.energy = estimate_energy(l, table, 0);

@@ -31,7 +31,7 @@ ExecutionPlan compile_plan(const InfoArgs& args, const Session& inspected, const
   return s.execution_plan(resolved);
 }
 
-bool fell_back(const LayerProfile& step) { return step.backend.rfind("reference", 0) == 0 && step.kernel != "view"; }
+bool fell_back(const LayerProfile& step) { return step.backend.rfind("reference", 0) == 0 && !step.view; }
 
 nlohmann::json plan_json(const ExecutionPlan& plan, const InfoArgs& args) {
   nlohmann::json j;
