@@ -6,13 +6,11 @@ usage: /usr/bin/python3 bench/projection_check.py [--infera build/infera] [--mod
                                                   [--iters 10] [--layers 20] [--tolerance 15]
                                                   [--cache build/bench-cache] [--out FILE.json]
 
-Each round first measures this machine: `infera device probe` (peaks, cache and DRAM bandwidths; written to a
-temporary device file), the engine's dispatch cost per step (201 vs 1 chained trivial MatMul steps; it replaces the
-probe's empty-OpenMP-region figure in that file) and the efficiency of an ideal matrix product (`infera bench --peak` on a
-256x256x256 MatMul exported from PyTorch (its operands stay in L2): achieved FLOP/s over the FMA loop's, in one process), so that the
-projection uses numbers measured under the same conditions as the runs it is checked against. Then for every model
-it runs `infera project --device-file PROBE --matrix-efficiency fp32=E --json`, `infera bench --json` and
-`infera profile --json` (per-step times), each in its own process. Predicted latency: median over the rounds; measured: median of all timed bench
+Each round first measures this machine with `infera device probe` (peaks, cache and DRAM bandwidths, and infera's own
+dispatch cost per step and matrix-kernel efficiency; written to a temporary device file), so that the projection
+uses numbers measured under the same conditions as the runs it is checked against. Then for every model it runs
+`infera project --device-file PROBE --json`, `infera bench --json` and `infera profile --json` (per-step times),
+each in its own process. Predicted latency: median over the rounds; measured: median of all timed bench
 iterations. Exit status 1 when a model's end-to-end error exceeds --tolerance percent, 2 when a command failed.
 """
 import argparse
@@ -30,6 +28,10 @@ SHARED = os.path.join(REPO, "..", "shared", "models")
 BENCH_MODELS = ("resnet50", "mobilenet_v2", "squeezenet1_1", "bert_base", "mobilenetv2-12")
 # Shared models whose inputs need a shape the file leaves symbolic.
 SHAPES = {"stories260K": ["tokens=1x64"]}
+
+
+# Units the device file writes peaks and times in, to GFLOP/s and µs.
+UNITS = {"GFLOP/s": 1, "TFLOP/s": 1e3, "PFLOP/s": 1e6, "s": 1e6, "ms": 1e3, "us": 1, "ns": 1e-3}
 
 
 def log(msg):
@@ -68,61 +70,6 @@ def find_models(cache, names):
     return models
 
 
-def export_matmul(directory, size=256):
-    """A single MatMul of two size x size fp32 matrices (one of them a weight): the ideal matrix product. 256: the
-    operands (768 KiB) stay in L2, so it measures the kernel, not the memory system the projection models apart."""
-    import torch
-
-    class MatMul(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.w = torch.nn.Parameter(torch.rand(size, size))
-
-        def forward(self, x):
-            return x @ self.w
-
-    path = os.path.join(directory, f"matmul_{size}.onnx")
-    torch.manual_seed(0)
-    with torch.no_grad():
-        torch.onnx.export(MatMul(), (torch.rand(size, size),), path, input_names=["x"], output_names=["y"],
-                          opset_version=14)
-    return path
-
-
-def export_matmul_chain(directory, steps):
-    """`steps` MatMuls of a 1x16 row by 16x16 weights in a row: steps that do next to nothing but be dispatched."""
-    import torch
-
-    class Chain(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.w = torch.nn.ParameterList([torch.nn.Parameter(torch.rand(16, 16) / 16) for _ in range(steps)])
-
-        def forward(self, x):
-            for w in self.w:
-                x = x @ w
-            return x
-
-    path = os.path.join(directory, f"matmul_chain_{steps}.onnx")
-    torch.manual_seed(0)
-    with torch.no_grad():
-        torch.onnx.export(Chain(), (torch.rand(1, 16),), path, input_names=["x"], output_names=["y"],
-                          opset_version=14)
-    return path
-
-
-def dispatch_seconds(infera, short, long, extra_steps, threads, timeout):
-    """The engine's cost per step: the difference between a long and a short chain of trivial steps."""
-    def median_s(path):
-        return run_json([infera, "bench", path, *threads, "--iters", "200", "--json"], timeout)["latency_ms"]["median"] / 1e3
-    return max(median_s(long) - median_s(short), 0) / extra_steps
-
-
-def matrix_efficiency(infera, matmul, threads, timeout):
-    bench = run_json([infera, "bench", matmul, *threads, "--iters", "50", "--peak", "--json"], timeout)
-    return bench["gflops_per_s"] / bench["peak"]["gflops_per_s"], bench["peak"]["gflops_per_s"]
-
-
 def percent_error(predicted, measured):
     return 100 * (predicted - measured) / measured if measured > 0 else float("nan")
 
@@ -151,27 +98,17 @@ def check(args):
     results = {name: {"predicted_ms": [], "measured_ms": [], "projections": [], "profiles": []} for name in models}
     machine = []
     with tempfile.TemporaryDirectory() as tmp:
-        matmul = export_matmul(tmp)
-        chains = (export_matmul_chain(tmp, 1), export_matmul_chain(tmp, 201))
         for r in range(args.rounds):
             device = os.path.join(tmp, f"this-{r}.json")
             log(f"round {r + 1}/{args.rounds}: probing this machine")
             probe = run_json([infera, "device", "probe", *threads, "--json", "-o", device], args.timeout)
-            efficiency, peak = matrix_efficiency(infera, matmul, threads, args.timeout)
-            # The probe times an empty OpenMP region; a step of this engine costs more (argument maps, the
-            # kernel's own entry): measured on chains of trivial oneDNN steps, it replaces the probe's figure.
-            dispatch = dispatch_seconds(infera, *chains, 200, threads, args.timeout)
-            probe["launch_overhead_s"] = {"value": dispatch * 1e6, "unit": "us", "source": (
-                "measured: bench/projection_check.py, 201 vs 1 chained 1x16x16 oneDNN MatMul steps")}
-            with open(device, "w") as f:
-                json.dump(probe, f)
-            machine.append({"fma_peak_gflops": peak, "matrix_efficiency": efficiency, "dispatch_us": dispatch * 1e6})
-            calibration = ["--matrix-efficiency", f"fp32={min(efficiency, 1.0):.4f}"]
+            machine.append({"fma_peak_gflops": probe["peak_ops"]["fp32"]["value"] * UNITS[probe["peak_ops"]["fp32"]["unit"]],
+                            "matrix_efficiency": probe.get("matrix_efficiency", {}).get("fp32", {}).get("value", 1),
+                            "dispatch_us": probe["launch_overhead_s"]["value"] * UNITS[probe["launch_overhead_s"]["unit"]]})
             for name, (path, inputs, shapes) in models.items():
                 log(f"round {r + 1}/{args.rounds}: {name}")
                 res = results[name]
-                proj = run_json([infera, "project", path, "--device-file", device, *threads, *shapes, *calibration,
-                                 "--json"],
+                proj = run_json([infera, "project", path, "--device-file", device, *threads, *shapes, "--json"],
                                 args.timeout)
                 bench = run_json([infera, "bench", path, *threads, *inputs, *shapes, "--iters", str(args.iters),
                                   "--json"], args.timeout)

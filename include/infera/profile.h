@@ -32,6 +32,7 @@ struct LayerProfile {
   double bytes_read = 0;     // all inputs, weights included, at their stored element sizes
   double bytes_written = 0;
   double weight_bytes = 0;   // the part of bytes_read that is constant (initializers)
+  double reordered_bytes = 0;  // input bytes the kernel permutes into its own layout each run (part of its time)
   MatrixShape matrix;
   // Measured, when the profile comes from a run: start from the beginning of the run, and duration.
   double start_us = 0, duration_us = 0;

@@ -59,6 +59,9 @@ struct Device {
   std::vector<CacheLevel> caches;          // CPUs: L1, L2, L3
   Sourced tdp_watts, process_nm, price_usd, price_per_hour_usd;
   Sourced launch_overhead_s;  // fixed cost per operator dispatch (kernel launch, host round trip)
+  // By precision: the fraction of the peak the device's matrix kernels reach on an ideal shape (large, aligned: no
+  // tile or wave quantization), in (0, 1]; absent: 1. `this`: measured through infera's own kernels.
+  std::map<std::string, Sourced> matrix_efficiency;
   std::string interconnect;
   Sourced interconnect_bandwidth;
   std::optional<SystolicArray> systolic;

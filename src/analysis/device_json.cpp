@@ -38,6 +38,20 @@ std::map<std::string, Sourced> read_peak_map(const json& object, const std::stri
   return peaks;
 }
 
+// {"fp32": {"value": 0.95, "source": ...}, ...}: fractions in (0, 1] by precision.
+std::map<std::string, Sourced> read_fraction_map(const json& object, const std::string& file, const std::string& path) {
+  FieldReader r(object, file, path);
+  r.only(kPrecisions);
+  std::map<std::string, Sourced> fractions;
+  for (const std::string& precision : kPrecisions) {
+    if (!r.has(precision)) continue;
+    const Sourced s = r.sourced(precision, Quantity::count);
+    if (!(s.value > 0 && s.value <= 1)) r.fail(precision, "must be a fraction in (0, 1]");
+    fractions[precision] = s;
+  }
+  return fractions;
+}
+
 std::vector<CacheLevel> read_caches(const FieldReader& device, const std::string& file) {
   std::vector<CacheLevel> caches;
   if (!device.has("caches")) return caches;
@@ -96,7 +110,8 @@ Device device_from_json(const json& j, const std::string& file) {
   r.only({"id", "display_name", "kind", "notes", "peak_ops", "peak_ops_per_core", "cores", "memory_bytes",
           "memory_bandwidth", "memory_copy_bandwidth", "memory_bandwidth_per_core", "onchip_bytes",
           "onchip_bandwidth", "caches", "tdp_watts", "process_nm", "price_usd", "price_per_hour_usd",
-          "launch_overhead_s", "interconnect", "interconnect_bandwidth", "systolic", "isa", "energy"});
+          "launch_overhead_s", "matrix_efficiency", "interconnect", "interconnect_bandwidth", "systolic", "isa",
+          "energy"});
   Device d;
   d.file = file;
   d.id = r.string("id", file_stem(file));
@@ -122,6 +137,7 @@ Device device_from_json(const json& j, const std::string& file) {
   d.price_usd = r.sourced("price_usd", Quantity::usd);
   d.price_per_hour_usd = r.sourced("price_per_hour_usd", Quantity::usd_per_hour);
   d.launch_overhead_s = r.sourced("launch_overhead_s", Quantity::seconds);
+  if (r.has("matrix_efficiency")) d.matrix_efficiency = read_fraction_map(r.at("matrix_efficiency"), file, "matrix_efficiency");
   d.interconnect = r.string("interconnect");
   d.interconnect_bandwidth = r.sourced("interconnect_bandwidth", Quantity::bytes_per_s);
   d.isa = r.strings("isa");
@@ -167,6 +183,11 @@ json device_to_json(const Device& d) {
   put(j, "price_usd", d.price_usd, Quantity::usd);
   put(j, "price_per_hour_usd", d.price_per_hour_usd, Quantity::usd_per_hour);
   put(j, "launch_overhead_s", d.launch_overhead_s, Quantity::seconds);
+  if (!d.matrix_efficiency.empty()) {
+    j["matrix_efficiency"] = json::object();
+    for (const auto& [precision, e] : d.matrix_efficiency)
+      if (e.known()) j["matrix_efficiency"][precision] = sourced_json(e, Quantity::count);
+  }
   if (!d.interconnect.empty()) j["interconnect"] = d.interconnect;
   put(j, "interconnect_bandwidth", d.interconnect_bandwidth, Quantity::bytes_per_s);
   if (d.systolic) {

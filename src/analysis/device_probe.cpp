@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
-#include <omp.h>
 
 #include "analysis/cpu_info.h"
 #include "analysis/cpu_peak.h"
+#include "analysis/engine_probe.h"
 #include "analysis/memory_bandwidth.h"
 
 namespace infera {
@@ -125,35 +125,20 @@ void probe_bandwidth(Device& d, const CpuInfo& info, const Recorder& rec, int th
   }
 }
 
-// The fixed cost of running one operator on `threads` threads: an empty OpenMP parallel region (fork and join),
-// the fastest of many. A region takes about a microsecond when its threads are ready, but milliseconds whenever
-// one of them waits for a CPU the machine gives to another process: the fastest is the machine's own cost.
-void probe_dispatch(Device& d, const Recorder& rec, int threads) {
+// infera's own runtime: how close its matrix kernels come to the FMA loop's peak on an ideal shape, and its fixed
+// cost per step (a chain of trivial steps). Both through the compiled runtime, as `infera bench` runs models.
+void probe_engine(Device& d, const Recorder& rec, int threads) {
+  rec.progress("matrix kernel efficiency");
+  const double peak = d.peak("fp32", threads);
+  const double efficiency = measured_matrix_efficiency(threads, peak, 2 * rec.seconds());
+  if (efficiency > 0)
+    d.matrix_efficiency["fp32"] = rec.measured(
+        efficiency, "infera's fp32 MatMul of 256x256 by 256x256 (operands in L2), median run, over the FMA loop's "
+                    "peak, " + threads_text(threads));
   rec.progress("dispatch overhead");
-  using clock = std::chrono::steady_clock;
-  volatile int sink = 0;
-  double fastest = 1;
-  const auto start = clock::now();
-  auto elapsed = [&] { return std::chrono::duration<double>(clock::now() - start).count(); };
-  // 1000 regions, or as many as fit in the time limit: on a loaded machine most regions wait a scheduler quantum
-  // (milliseconds) for a descheduled thread, and only a longer run finds one where all threads ran.
-  const double limit = std::max(4 * rec.seconds(), 0.25);
-  int regions = 0;
-  for (; regions < 1000 && elapsed() < limit; ++regions) {
-    const auto region_start = clock::now();
-#pragma omp parallel num_threads(threads)
-    {
-      if (omp_get_thread_num() == 0) sink = sink + 1;
-    }
-    fastest = std::min(fastest, std::chrono::duration<double>(clock::now() - region_start).count());
-  }
-  // An idle machine forks and joins in about a microsecond; far more means every region waited for a CPU.
-  constexpr double kBusy = 100e-6;
-  d.launch_overhead_s = rec.measured(
-      fastest, "fastest of " + std::to_string(regions) + " empty OpenMP parallel regions, " + threads_text(threads) +
-                   (fastest > kBusy ? "; the machine was busy (regions waited for CPUs held by other processes): "
-                                      "probe again on an idle machine"
-                                    : ""));
+  d.launch_overhead_s = rec.measured(measured_step_dispatch(threads, 2 * rec.seconds()),
+                                     "infera's runtime, 201 vs 1 chained trivial MatMul steps (1x16 by 16x16), "
+                                     "median runs, " + threads_text(threads));
 }
 
 // Process nodes of CPU families, by cpuid family (and model where a family spans nodes). Only families whose
@@ -196,9 +181,7 @@ Device probe_this_device(const ProbeOptions& options) {
             "streaming loops over a working set of at least 4 x the last-level cache. TDP and price are not measured: "
             "add them by hand.";
   probe_peaks(d, rec, threads);
-  // Right after the all-core loops: a fresh OpenMP worker starts on its master's CPU and, on a loaded machine, stays
-  // there for tens of milliseconds (every region then waits a scheduler quantum); busy loops have spread them.
-  probe_dispatch(d, rec, threads);
+  probe_engine(d, rec, threads);
   probe_bandwidth(d, info, rec, threads);
   return d;
 }

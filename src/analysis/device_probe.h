@@ -1,5 +1,6 @@
 // "This machine" as a device: the local CPU measured (compute peaks per precision, one core and all cores; DRAM and
-// cache bandwidth; OpenMP dispatch cost) and described (cores, caches, ISA), in the catalog's format.
+// cache bandwidth; infera's dispatch cost per step and its matrix kernels' share of the peak) and described (cores,
+// caches, ISA), in the catalog's format.
 #pragma once
 
 #include <functional>

@@ -266,22 +266,59 @@ void systolic_terms(const MatrixShape& s, const SystolicArray& a, std::vector<Pr
       a.source));
 }
 
-// A depthwise (one column per group) product keeps no input in registers across its window: every multiply-add
-// loads its input element from L1, so the L1 load bandwidth bounds it before the FMA units do.
-void depthwise_terms(const LayerProfile& l, const std::string& precision, const Device& d, int threads, double peak,
-                     std::vector<ProjectionTerm>& terms) {
+const CacheLevel* l1_of(const Device& d) {
   const auto l1 = std::find_if(d.caches.begin(), d.caches.end(), [](const CacheLevel& c) { return c.level == 1; });
-  if (l1 == d.caches.end() || !l1->bandwidth.known()) return;
+  return l1 == d.caches.end() || !l1->bandwidth.known() ? nullptr : &*l1;
+}
+
+int cores_used(const Device& d, int threads) {
+  return threads > 0 ? std::min(threads, std::max(d.cores, 1)) : std::max(d.cores, 1);
+}
+
+// A depthwise (one column per group) product reuses nothing across output channels: each multiply-add of a vector
+// of channels loads its input vector and its weight vector (the weights change with every kernel tap), so the L1
+// load bandwidth, two vectors per multiply-add, bounds it before the FMA units do.
+void depthwise_terms(const std::string& precision, const Device& d, int threads, double peak,
+                     std::vector<ProjectionTerm>& terms) {
+  const CacheLevel* l1 = l1_of(d);
+  if (!l1) return;
   const double element = std::max(element_bytes(precision), 1.0);
-  const int cores = threads > 0 ? std::min(threads, std::max(d.cores, 1)) : std::max(d.cores, 1);
-  const double load_bound = 2 * l1->bandwidth.value * cores / element;  // FLOP/s: 2 per element loaded
+  const double loads_per_fma = 2;
+  const double load_bound = 2 * l1->bandwidth.value * cores_used(d, threads) / (loads_per_fma * element);
   if (load_bound >= peak) return;
   terms.push_back(term("L1 loads", load_bound / peak,
-                       fmt::format("one {} B input load per multiply-add at the L1 bandwidth ({} B/s per core): {} "
-                                   "FLOP/s of the {} peak", element, sci(l1->bandwidth.value), sci(load_bound),
-                                   sci(peak)),
-                       {{"l1_bandwidth", l1->bandwidth.value}, {"element_bytes", element}, {"cores", double(cores)}},
+                       fmt::format("two {} B loads (input and weight) per multiply-add at the L1 bandwidth ({} B/s "
+                                   "per core): {} FLOP/s of the {} peak", element, sci(l1->bandwidth.value),
+                                   sci(load_bound), sci(peak)),
+                       {{"l1_bandwidth", l1->bandwidth.value}, {"element_bytes", element},
+                        {"loads_per_multiply_add", loads_per_fma}, {"cores", double(cores_used(d, threads))}},
                        l1->bandwidth.source));
+}
+
+// A conversion between layouts (blocked or channels-last to plain and back) permutes elements: with few channels
+// per block row its loads and stores are element-sized, and each costs one vector access of the L1. Time: the
+// elements read and written at the L1's vector accesses per second.
+double permutation_seconds(const std::string& what, double bytes_moved, const std::string& precision, const Device& d,
+                           int threads, std::vector<ProjectionTerm>& terms) {
+  const CacheLevel* l1 = l1_of(d);
+  const double element = element_bytes(precision);
+  if (!l1 || element <= 0 || bytes_moved <= 0) return 0;
+  const double vector_bytes = vector_bits(d) / 8.0;
+  const double accesses = bytes_moved / element;
+  const double rate = l1->bandwidth.value / vector_bytes * cores_used(d, threads);
+  const double seconds = accesses / rate;
+  terms.push_back(term(what, seconds,
+                       fmt::format("a layout permutation moves elements one at a time: {} element loads and stores "
+                                   "at one {} B L1 access each ({} accesses/s)", sci(accesses), vector_bytes, sci(rate)),
+                       {{"accesses", accesses}, {"l1_bandwidth", l1->bandwidth.value}, {"vector_bytes", vector_bytes},
+                        {"cores", double(cores_used(d, threads))}},
+                       l1->bandwidth.source));
+  return seconds;
+}
+
+const Sourced* efficiency_of(const std::map<std::string, Sourced>& efficiencies, const std::string& precision) {
+  const auto it = efficiencies.find(precision);
+  return it != efficiencies.end() && it->second.known() ? &it->second : nullptr;
 }
 
 // The compute time of a step and the terms it came from.
@@ -305,12 +342,13 @@ Compute compute_time(const LayerProfile& l, const std::string& precision, const 
     else if (d.kind == "gpu") gpu_matrix_terms(l.matrix, used, d, terms);
     else terms.push_back(term("matrix efficiency", 1, fmt::format("{} device without a systolic description: its "
                                                                   "matrix units assumed fully used", d.kind)));
-    const auto measured = ctx.options.matrix_efficiency.find(used);
-    if (measured != ctx.options.matrix_efficiency.end())
-      terms.push_back(term("matrix kernel", measured->second.value,
-                           fmt::format("the {} matrix kernels reach {:.1f} % of the peak on an ideal shape (measured)",
-                                       used, 100 * measured->second.value),
-                           {{"efficiency", measured->second.value}}, measured->second.source));
+    const Sourced* measured = efficiency_of(ctx.options.matrix_efficiency, used);
+    if (!measured) measured = efficiency_of(d.matrix_efficiency, used);
+    if (measured)
+      terms.push_back(term("matrix kernel", measured->value,
+                           fmt::format("the {} matrix kernels reach {:.1f} % of the peak on an ideal shape",
+                                       used, 100 * measured->value),
+                           {{"efficiency", measured->value}}, measured->source));
     else
       terms.push_back(term("matrix kernel", 1, fmt::format("no measured efficiency of the {} matrix kernels on an "
                                                            "ideal shape: assumed to reach the peak", used)));
@@ -327,7 +365,7 @@ Compute compute_time(const LayerProfile& l, const std::string& precision, const 
                                            "(half the multiply-add peak)", used),
                          {{"ops_per_s", c.peak}}, d.peak_ops.count(used) ? d.peak_ops.at(used).source : ""));
   }
-  if (!matrix && l.matrix.defined() && d.kind == "cpu") depthwise_terms(l, precision, d, threads, c.peak, terms);
+  if (!matrix && l.matrix.defined() && d.kind == "cpu") depthwise_terms(precision, d, threads, c.peak, terms);
   c.efficiency = product_of(terms, first + 1);
   c.seconds = l.flops > 0 ? l.flops / (c.peak * c.efficiency) : 0;
   return c;
@@ -387,12 +425,19 @@ LayerProjection project_layer(const LayerProfile& original, const Context& ctx, 
   p.efficiency = c.efficiency;
   p.compute_s = l.cost_known ? c.seconds : 0;
   p.memory_s = l.cost_known ? memory_time(l, p.precision, ctx, p.compute_s, p.terms) : 0;
+  if (l.conversion && l.cost_known && d.kind == "cpu")
+    p.memory_s = std::max(p.memory_s, permutation_seconds("element permutation", l.bytes_read + l.bytes_written,
+                                                          p.precision, d, ctx.options.threads, p.terms));
+  // A kernel that reorders an input into its own layout first does so before computing: its time adds.
+  const double reorder_s = d.kind == "cpu" ? permutation_seconds("input reorder", 2 * l.reordered_bytes, p.precision,
+                                                                 d, ctx.options.threads, p.terms)
+                                           : 0;
   p.overhead_s = d.launch_overhead_s.value;
   p.terms.push_back(term("dispatch overhead", p.overhead_s,
                          d.launch_overhead_s.known() ? "fixed cost per step (kernel launch, dispatch)"
                                                      : "dispatch cost per step unknown for this device: 0",
                          {}, d.launch_overhead_s.source));
-  p.time_s = std::max(p.compute_s, p.memory_s) + p.overhead_s;
+  p.time_s = std::max(p.compute_s, p.memory_s) + reorder_s + p.overhead_s;
   if (!l.cost_known) p.bound = Bound::Unknown;
   else if (p.overhead_s >= std::max(p.compute_s, p.memory_s)) p.bound = Bound::Overhead;
   else p.bound = p.compute_s >= p.memory_s ? Bound::Compute : Bound::Memory;
@@ -620,6 +665,7 @@ json projection_json(const Projection& p) {
                       {"bytes_read", s.bytes_read},
                       {"bytes_written", s.bytes_written},
                       {"weight_bytes", s.weight_bytes},
+                      {"reordered_bytes", s.reordered_bytes},
                       {"matrix", matrix_json(s.matrix)},
                       {"matrix_units", l.matrix},
                       {"peak_ops_per_s", l.peak_ops},

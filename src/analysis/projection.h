@@ -47,8 +47,8 @@ struct ProjectionOptions {
   double latency_bound_ms = 0;  // > 0: batches may grow (doubling) while one batch's latency stays within it
   double usd_per_kwh = 0.15;    // for devices bought rather than rented
   double amortization_years = 3;
-  // By precision: the fraction of the peak the device's matrix kernels reach on an ideal shape (large, aligned:
-  // no quantization loss), measured; absent: 1. Belongs in the device file once it has a field for it.
+  // By precision: overrides the device file's matrix_efficiency (the fraction of the peak its matrix kernels reach
+  // on an ideal shape).
   std::map<std::string, Sourced> matrix_efficiency;
 };
 

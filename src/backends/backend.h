@@ -56,6 +56,9 @@ class Kernel {
   // layout, a bias folded into another form) and never reads that input when it runs: the runtime then frees the
   // constant once no other step reads it, and run() may get an undefined tensor for it.
   virtual bool copied_input(int input) const { return false; }
+  // Bytes of inputs the kernel permutes into its own layout on every run before computing (a plain image reordered
+  // into oneDNN's blocked layout): part of its time, which the projection models apart from the arithmetic.
+  virtual double reordered_input_bytes() const { return 0; }
   // What the kernel is, for reports: "dnnl conv jit:avx512_core", "cpu softmax avx512", ...
   virtual std::string describe() const = 0;
 };

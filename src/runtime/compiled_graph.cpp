@@ -233,6 +233,7 @@ CompiledGraph::CompiledGraph(Model source, const std::map<std::string, Shape>& i
     layer.backend = backend_name;
     layer.kernel = step.kernel ? step.kernel->describe() : "reference " + node.op_type;
     layer.view = step.kernel && step.kernel->view();
+    layer.reordered_bytes = step.kernel ? step.kernel->reordered_input_bytes() : 0;
     if (!step.outputs.empty() && step.outputs[0] >= 0) layer.output_layout = values_[size_t(step.outputs[0])].layout.name;
     const int first = !step.inputs.empty() && step.inputs[0] >= 0 ? step.inputs[0]
                       : !step.outputs.empty()                     ? step.outputs[0] : -1;

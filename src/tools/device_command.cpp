@@ -161,7 +161,9 @@ void print_probe_summary(const Device& d, double seconds) {
   for (const CacheLevel& c : d.caches)
     fmt::print("  L{:<5} {:>16} {:>16}   {:.0f} KiB, shared by {}\n", c.level, rate_text(c.bandwidth, 1e9, "GB/s"),
                "", c.bytes.value / 1024, c.shared_by);
-  fmt::print("  dispatch (empty OpenMP region): {:.2f} us\n", d.launch_overhead_s.value * 1e6);
+  if (const auto e = d.matrix_efficiency.find("fp32"); e != d.matrix_efficiency.end())
+    fmt::print("  fp32 matrix kernels: {:.1f} % of the FMA peak on a 256x256x256 MatMul\n", 100 * e->second.value);
+  fmt::print("  dispatch per step of infera's runtime: {:.2f} us\n", d.launch_overhead_s.value * 1e6);
 }
 
 std::string stem_of(const std::string& path) { return std::filesystem::path(path).stem().string(); }

@@ -179,6 +179,16 @@ TEST(DeviceJson, WritesNumbersInTheUnitTheyReadBestIn) {
   EXPECT_EQ(j.at("launch_overhead_s"), json({{"value", 5.0}, {"unit", "us"}, {"source", "assumption"}}));
 }
 
+TEST(DeviceJson, MatrixEfficiencyRoundTrips) {
+  Device d = cpu_device();
+  d.matrix_efficiency["fp32"] = {0.96, "measured"};
+  const json j = device_to_json(d);
+  EXPECT_EQ(j.at("matrix_efficiency").at("fp32"), json({{"value", 0.96}, {"source", "measured"}}));
+  const Device back = device_from_json(j, "d.json");
+  EXPECT_DOUBLE_EQ(back.matrix_efficiency.at("fp32").value, 0.96);
+  EXPECT_EQ(back.matrix_efficiency.at("fp32").source, "measured");
+}
+
 TEST(DeviceJson, MalformedFilesNameTheFileAndTheField) {
   const std::pair<const char*, const char*> cases[] = {
       {R"([1, 2])", "(top level)"},
@@ -197,6 +207,8 @@ TEST(DeviceJson, MalformedFilesNameTheFileAndTheField) {
       {R"({"kind": "systolic", "systolic": {"rows": 0, "cols": 8, "clock": 1e9}})", "'systolic.rows'"},
       {R"({"kind": "systolic", "systolic": {"rows": 8, "cols": 8}})", "'systolic.clock': missing"},
       {R"({"kind": "gpu", "peak_ops": {"fp32": 1}, "isa": "avx"})", "'isa': expected an array"},
+      {R"({"kind": "gpu", "peak_ops": {"fp32": 1}, "matrix_efficiency": {"fp32": 1.5}})",
+       "'matrix_efficiency.fp32': must be a fraction"},
       {R"({"kind": "gpu", "peak_ops": {"fp32": 1}, "energy": {"mac_pj": {"int8": -1}}})",
        "'energy.mac_pj.int8': must not be negative"},
   };
@@ -284,6 +296,9 @@ TEST(DeviceProbe, MeasuresPlausiblePeaksAndBandwidth) {
   EXPECT_GT(d.memory_bandwidth_per_core.value, 1e9);
   EXPECT_GT(d.memory_copy_bandwidth.value, 1e9);
   EXPECT_GT(d.launch_overhead_s.value, 0);
+  ASSERT_TRUE(d.matrix_efficiency.count("fp32"));
+  EXPECT_GT(d.matrix_efficiency.at("fp32").value, 0);
+  EXPECT_LE(d.matrix_efficiency.at("fp32").value, 1);
   for (const CacheLevel& c : d.caches) {
     EXPECT_GT(c.bytes.value, 0);
     EXPECT_GT(c.bandwidth.value, 1e9) << "L" << c.level;

@@ -91,6 +91,54 @@ TEST(Projection, CpuTileQuantizationPadsNToTheVectorLanes) {
   EXPECT_GT(p.layers[0].compute_s, 1.8 * full.layers[0].compute_s);
 }
 
+TEST(Projection, DepthwiseIsBoundByTwoL1LoadsPerMultiplyAdd) {
+  // 64 channels, one column each: on the vector units, loading an input and a weight per multiply-add. With L1 at
+  // 400 GB/s: 400e9 / (2 loads x 4 B) multiply-adds/s = 100 GFLOP/s of the 1 TFLOP/s peak.
+  Device d = test_cpu();
+  d.caches.push_back(CacheLevel{1, {48 << 10, "test"}, 1, {400e9, "test"}});
+  LayerProfile dw = matmul(3136, 1, 9);
+  dw.matrix.batch = 64;
+  dw.flops *= 64;
+  const Projection p = project({dw}, d, {});
+  EXPECT_FALSE(p.layers[0].matrix);
+  const ProjectionTerm* loads = find_term(p.layers[0], "L1 loads");
+  ASSERT_NE(loads, nullptr);
+  EXPECT_NEAR(loads->value, 0.1, 1e-9);
+  EXPECT_NEAR(p.layers[0].compute_s, dw.flops / 100e9, 1e-12);
+}
+
+TEST(Projection, LayoutPermutationsMoveOneElementPerL1Access) {
+  // 100 kB read and 100 kB written as 4-byte elements, each one 64-byte L1 access at 640 GB/s (1e10 accesses/s):
+  // 5e4 accesses take 5 µs, more than the 200 kB at the cache's 100 GB/s (2 µs).
+  Device d = test_cpu();
+  d.caches.push_back(CacheLevel{1, {48 << 10, "test"}, 1, {640e9, "test"}});
+  LayerProfile reorder = elementwise(0);
+  reorder.op_type = "LayoutToPlain";
+  reorder.conversion = true;
+  reorder.bytes_read = reorder.bytes_written = 1e5;
+  const Projection p = project({reorder}, d, {});
+  ASSERT_NE(find_term(p.layers[0], "element permutation"), nullptr);
+  EXPECT_NEAR(p.layers[0].memory_s, 5e4 / 1e10, 1e-12);
+  // A kernel that reorders its 100 kB input first pays the same before computing.
+  LayerProfile mm = matmul(256, 256, 256);
+  const double plain = project({mm}, d, {}).layers[0].time_s;
+  mm.reordered_bytes = 1e5;
+  const Projection q = project({mm}, d, {});
+  ASSERT_NE(find_term(q.layers[0], "input reorder"), nullptr);
+  EXPECT_NEAR(q.layers[0].time_s - plain, 5e4 / 1e10, 1e-12);
+}
+
+TEST(Projection, MatrixEfficiencyFromTheDeviceUnlessOverridden) {
+  Device d = test_cpu();
+  d.matrix_efficiency["fp32"] = {0.5, "measured"};
+  const LayerProfile mm = matmul(6 * 64, 1024, 1024);
+  const double ideal = project({mm}, test_cpu(), {}).layers[0].compute_s;
+  EXPECT_NEAR(project({mm}, d, {}).layers[0].compute_s, 2 * ideal, 1e-12);
+  ProjectionOptions o;
+  o.matrix_efficiency["fp32"] = {0.25, "option"};
+  EXPECT_NEAR(project({mm}, d, o).layers[0].compute_s, 4 * ideal, 1e-12);
+}
+
 TEST(Projection, GpuWaveQuantization) {
   // 109 tiles of 128x128 (m = 109 * 128 rows) on 108 SMs run in 2 waves: 109 / 216 of the SM time is useful.
   const Projection p = project({matmul(109 * 128, 128, 4096, "float16")}, test_gpu(108), {});

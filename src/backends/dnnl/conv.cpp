@@ -31,6 +31,7 @@ class ConvKernel final : public Kernel {
   int inplace_input(int) const override { return has_sum && z_md == dst_md ? 3 : -1; }
   bool copied_input(int input) const override { return input == 1 || input == 2; }  // weights, bias: packed
   std::string describe() const override { return "dnnl conv " + impl; }
+  double reordered_input_bytes() const override { return src_adapter.reordered_bytes(); }
 
   dnnl::convolution_forward primitive;
   InputAdapter src_adapter;

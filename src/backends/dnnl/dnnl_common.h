@@ -50,6 +50,7 @@ class InputAdapter {
   InputAdapter() = default;
   InputAdapter(const dnnl::memory::desc& from, const dnnl::memory::desc& to);
   dnnl::memory operator()(const Tensor& t, dnnl::stream& s);
+  double reordered_bytes() const { return reorder_ ? double(from_.get_size()) : 0; }  // per run
 
  private:
   dnnl::memory::desc from_, to_;

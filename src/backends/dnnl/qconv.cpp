@@ -41,6 +41,7 @@ class QConvKernel final : public Kernel {
   Layout output_layout(int) const override { return layout_of(dst_md, dst_shape); }
   int inplace_input(int) const override { return has_sum && z_inplace && z_md == dst_md ? int(kZ) : -1; }
   std::string describe() const override { return "dnnl qconv " + impl; }
+  double reordered_input_bytes() const override { return src_adapter.reordered_bytes(); }
 
   dnnl::convolution_forward primitive;
   InputAdapter src_adapter;
