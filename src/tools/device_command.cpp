@@ -1,9 +1,11 @@
 // `infera device list|show|probe`: the device catalog, one device in full, and this machine measured.
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 
 #include "analysis/device.h"
 #include "analysis/device_probe.h"
@@ -172,17 +174,19 @@ int probe_device(const DeviceArgs& args) {
   ProbeOptions options;
   options.threads = args.threads;
   options.seconds_per_loop = args.seconds;
-  if (!args.json) options.progress = [](const std::string& what) { fmt::print(stderr, "\rmeasuring {:<24}", what); };
+  // What is being measured, on a terminal only: logs and pipes get the summary alone.
+  const bool show_progress = !args.json && isatty(fileno(stderr));
+  if (show_progress) options.progress = [](const std::string& what) { fmt::print(stderr, "\rmeasuring {:<26}", what); };
   const auto start = std::chrono::steady_clock::now();
   Device d = probe_this_device(options);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (!args.json) fmt::print(stderr, "\r{:<40}\r", "");
-  write_this_device_cache(d);
-  if (!args.output.empty()) {
+  if (show_progress) fmt::print(stderr, "\r{:<40}\r", "");
+  if (!args.output.empty()) {  // first: an unwritable -o leaves the cached probe as it was
     Device saved = d;
     saved.id = stem_of(args.output);
     write_device_file(saved, args.output);
   }
+  write_this_device_cache(d);
   if (args.json) {
     fmt::print("{}\n", device_to_json(d).dump(2));
     return 0;

@@ -31,7 +31,7 @@ import sys
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 OPSET = 13
 IR_VERSION = 8
@@ -411,6 +411,39 @@ def make_crafted(out_dir):
     _case(cases, "cli/bench_batch_vs_input_file", ["bench", good_sym, "--batch", "2", "--input", x_ok],
           names=[good_sym, "'X'"], reason="batch")
     _case(cases, "cli/info_compiled_plan", ["info", good, "--optimized", "--memory"], expect="ok")
+
+    # -- the explain, project and quantize commands ----------------------------------------------------------------
+    no_dir = os.path.join(d, "no_such_dir")
+    mm = _save(_model([helper.make_node("MatMul", ["X", "W"], ["Y"], name="mm0")], [_vi("X", [1, 4])],
+                      [_vi("Y", [1, 4])], [numpy_helper.from_array(np.eye(4, dtype=np.float32), "W")]),
+               os.path.join(d, "good_matmul.onnx"))
+    _case(cases, "cli/project_catalog_device", ["project", good, "--device", "a100"], expect="ok")
+    _case(cases, "cli/project_unknown_device", ["project", good, "--device", "nope"], names=["'nope'"],
+          reason="unknown device")
+    _case(cases, "cli/project_compare_unknown", ["project", good, "--compare", "a100,nope"], names=["'nope'"],
+          reason="unknown device")
+    _case(cases, "cli/project_efficiency_above_1", ["project", good, "--matrix-efficiency", "fp32=1.5"],
+          names=["fp32=1.5"], reason="PRECISION=FRACTION")
+    _case(cases, "cli/profile_html_unwritable", ["profile", good, "--html", os.path.join(no_dir, "p.html")],
+          names=[os.path.join(no_dir, "p.html")], reason="cannot write")
+    _case(cases, "cli/run_profile_unwritable", ["run", good, "--profile", os.path.join(no_dir, "t.json")],
+          names=[os.path.join(no_dir, "t.json")], reason="cannot write")
+    _case(cases, "cli/quantize_needs_calibration", ["quantize", mm, "-o", os.path.join(d, "q.onnx")],
+          names=["--calib"], reason="calibration set")
+    _case(cases, "cli/quantize_missing_calib", ["quantize", mm, "-o", os.path.join(d, "q.onnx"), "--calib",
+                                                os.path.join(d, "no_calib")],
+          names=[os.path.join(d, "no_calib")], reason="no such")
+    _case(cases, "cli/quantize_unwritable", ["quantize", mm, "-o", os.path.join(no_dir, "q.onnx"), "--precision",
+                                             "fp16"], names=[os.path.join(no_dir, "q.onnx")], reason="cannot write")
+    _case(cases, "cli/quantize_fp16_ok", ["quantize", mm, "-o", os.path.join(d, "q16.onnx"), "--precision", "fp16"],
+          expect="ok")
+    _case(cases, "cli/eval_missing_data", ["eval", mm, "--data", os.path.join(d, "no_data"), "--labels", x_ok],
+          names=[os.path.join(d, "no_data")], reason="no such")
+    _case(cases, "cli/calibrate_missing_data", ["calibrate", mm, "--calib", os.path.join(d, "no_data")],
+          names=[os.path.join(d, "no_data")], reason="no such")
+    _case(cases, "cli/device_probe_unwritable", ["device", "probe", "--seconds", "0.01", "-o",
+                                                 os.path.join(no_dir, "d.json")],
+          names=[os.path.join(no_dir, "d.json")], reason="cannot write")
 
     # -- device files: `infera device show FILE` ------------------------------------------------------------------
     def device_case(id, text, reason):

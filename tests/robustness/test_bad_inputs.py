@@ -51,8 +51,9 @@ def limit_memory():
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def run_case(binary, case, timeout, sanitized):
+def run_case(binary, case, timeout, sanitized, cache):
     env = dict(os.environ)
+    env["XDG_CACHE_HOME"] = cache  # `device probe` and `--device this` keep the user's cached probe untouched
     if sanitized:
         env["INFERA_MAX_TENSOR_BYTES"] = str(4 << 30)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
@@ -142,7 +143,8 @@ def main():
         print("test_bad_inputs: sanitized binary: no ulimit -v; INFERA_MAX_TENSOR_BYTES=4 GiB instead")
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        results = list(pool.map(lambda c: (c, *run_case(binary, c, args.timeout, sanitized)), cases))
+        cache = os.path.join(scratch, "cache")
+        results = list(pool.map(lambda c: (c, *run_case(binary, c, args.timeout, sanitized, cache)), cases))
 
     width = max(len(c["id"]) for c in cases) if cases else 10
     violations = []
