@@ -295,7 +295,12 @@ void CompiledGraph::plan_storage() {
       const int k = step.kernel->inplace_input(int(o));
       if (out < 0 || k < 0 || size_t(k) >= step.inputs.size() || step.inputs[size_t(k)] < 0) continue;
       const int in = root(step.inputs[size_t(k)]);
-      if (!plannable(out) || !plannable(in) || group_last[size_t(in)] != int(s) ||
+      // The step may also read that storage through another operand (x + conv(x): Z and X are one value), which
+      // must stay intact while the output is written.
+      bool read_elsewhere = false;
+      for (size_t j = 0; j < step.inputs.size(); ++j)
+        read_elsewhere |= j != size_t(k) && step.inputs[j] >= 0 && root(step.inputs[j]) == in;
+      if (read_elsewhere || !plannable(out) || !plannable(in) || group_last[size_t(in)] != int(s) ||
           values_[size_t(in)].bytes() != values_[size_t(out)].bytes())
         continue;
       values_[size_t(out)].storage = in;

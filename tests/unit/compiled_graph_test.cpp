@@ -125,6 +125,17 @@ TEST(CompiledGraph, ResidualClassifierMatchesReference) {
   EXPECT_EQ(c.steps_of("infera.FusedConv"), 2) << "relu and the residual add were expected fused into the convs";
 }
 
+// x + conv(x): the residual Z of the fused convolution is its own input X. The output may not take over Z's storage
+// (the sum post-op would overwrite X while the convolution still reads it).
+TEST(CompiledGraph, ResidualOfItsOwnInputKeepsTheInputIntact) {
+  Builder b;
+  b.input("x", {1, 16, 9, 7}).conv("x", "r", 16, 16, 1).conv("r", "c", 16, 16, 3).node("Add", {"c", "r"}, "y").output("y");
+  const auto inputs = image({1, 16, 9, 7}, 11);
+  Compiled c(b.m, inputs);
+  EXPECT_EQ(c.steps_of("infera.FusedConv"), 1) << "the residual add was expected fused into the second conv";
+  c.check(inputs);
+}
+
 // A node no fast backend runs (Sin), and one the CPU backend runs on plain data only (Erf), reading a blocked
 // convolution output: each needs a conversion to plain, made once.
 TEST(CompiledGraph, FallbackGetsAPlainCopy) {
