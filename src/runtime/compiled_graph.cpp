@@ -245,6 +245,8 @@ CompiledGraph::CompiledGraph(Model source, const std::map<std::string, Shape>& i
     layer.matrix = na.cost.matrix;
     for (int id : step.inputs)
       if (id >= 0 && values_[size_t(id)].constant.defined()) layer.weight_bytes += type_bytes(values_[size_t(id)].type);
+    // A step reads no more than its cost says: a Gather from an embedding table touches only the rows it selects.
+    layer.weight_bytes = std::min(layer.weight_bytes, layer.bytes_read);
     layers_.push_back(std::move(layer));
     constant_reads.compiled(step);
     steps_.push_back(std::move(step));

@@ -139,6 +139,41 @@ TEST(Projection, MatrixEfficiencyFromTheDeviceUnlessOverridden) {
   EXPECT_NEAR(project({mm}, d, o).layers[0].compute_s, 4 * ideal, 1e-12);
 }
 
+TEST(Projection, CpuWeightsFromDramAddToTheArithmetic) {
+  // 4 MiB of weights exceed the 1 MiB cache: streamed from DRAM at 10 GB/s, after (not under) the compute time.
+  const Projection p = project({matmul(1536, 1024, 1024)}, test_cpu(), {});
+  const LayerProjection& l = p.layers[0];
+  const ProjectionTerm* stream = find_term(l, "weight stream");
+  ASSERT_NE(stream, nullptr);
+  EXPECT_NEAR(stream->value, 4.0 * 1024 * 1024 / 10e9, 1e-12);
+  EXPECT_GT(l.compute_s, l.memory_s);
+  EXPECT_NEAR(l.time_s, l.compute_s + stream->value + 1e-6, 1e-12);
+  // Weights that stay in the cache between inferences overlap as before.
+  const Projection small = project({matmul(256, 128, 128)}, test_cpu(), {});
+  EXPECT_EQ(find_term(small.layers[0], "weight stream"), nullptr);
+}
+
+TEST(Projection, WeightsStayCachedOnlyBesideTheActivations) {
+  // 0.5 MiB of weights fit the 1 MiB cache alone, but not with a step moving 1 MiB of activations past them.
+  LayerProfile relu = elementwise(128 * 1024);  // 512 KiB read, 512 KiB written
+  const Projection alone = project({matmul(8, 512, 256)}, test_cpu(), {});
+  const Projection beside = project({matmul(8, 512, 256), relu}, test_cpu(), {});
+  EXPECT_EQ(find_term(alone.layers[0], "weight stream"), nullptr);
+  EXPECT_NE(find_term(beside.layers[0], "weight stream"), nullptr);
+}
+
+TEST(Projection, SharedCacheLevelsGiveEachCoreItsShare) {
+  Device d = test_cpu();
+  d.cores = 2;
+  d.peak_ops["fp32"] = {2e12, "test"};
+  d.caches[0].shared_by = 2;
+  ProjectionOptions one;
+  one.threads = 1;
+  // 0.75 MiB of weights: over one core's half of the shared 1 MiB, within both cores' whole.
+  EXPECT_NE(find_term(project({matmul(4, 768, 256)}, d, one).layers[0], "weight stream"), nullptr);
+  EXPECT_EQ(find_term(project({matmul(4, 768, 256)}, d, {}).layers[0], "weight stream"), nullptr);
+}
+
 TEST(Projection, GpuWaveQuantization) {
   // 109 tiles of 128x128 (m = 109 * 128 rows) on 108 SMs run in 2 waves: 109 / 216 of the SM time is useful.
   const Projection p = project({matmul(109 * 128, 128, 4096, "float16")}, test_gpu(108), {});
