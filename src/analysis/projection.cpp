@@ -427,6 +427,10 @@ LayerProjection project_layer(const LayerProfile& original, const Context& ctx, 
   p.peak_ops = c.peak;
   p.efficiency = c.efficiency;
   p.compute_s = l.cost_known ? c.seconds : 0;
+  if (l.backend.rfind("reference", 0) == 0)
+    p.terms.push_back(term("reference kernel", 1,
+                           "no fast kernel: the op table's scalar reference kernel runs it; its speed varies with the "
+                           "op and shape and is not modelled, so this step's time is a lower bound"));
   p.memory_s = l.cost_known ? memory_time(l, p.precision, ctx, p.compute_s, p.terms) : 0;
   if (l.conversion && l.cost_known && d.kind == "cpu")
     p.memory_s = std::max(p.memory_s, permutation_seconds("element permutation", l.bytes_read + l.bytes_written,
