@@ -4,9 +4,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include "analysis/cpu_info.h"
 #include "analysis/device.h"
 #include "analysis/device_probe.h"
 #include "analysis/energy.h"
@@ -186,13 +188,19 @@ int probe_device(const DeviceArgs& args) {
     saved.id = stem_of(args.output);
     write_device_file(saved, args.output);
   }
-  write_this_device_cache(d);
+  // `this` is the whole machine: a probe of fewer cores than it has is written only where -o says.
+  const bool whole_machine = args.threads <= 0 || args.threads >= read_cpu_info().physical_cores;
+  if (whole_machine) write_this_device_cache(d);
   if (args.json) {
     fmt::print("{}\n", device_to_json(d).dump(2));
     return 0;
   }
   print_probe_summary(d, seconds);
-  fmt::print("wrote {}{}\n", this_device_cache_path(), args.output.empty() ? "" : " and " + args.output);
+  std::vector<std::string> written;
+  if (whole_machine) written.push_back(this_device_cache_path());
+  if (!args.output.empty()) written.push_back(args.output);
+  if (written.empty()) fmt::print("not cached as 'this' ({} of the machine's cores): give -o FILE to keep it\n", d.cores);
+  else fmt::print("wrote {}\n", fmt::join(written, " and "));
   return 0;
 }
 
