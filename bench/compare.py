@@ -212,21 +212,24 @@ def print_table(rows, engines, peaks):
         for e in engines:
             if row["engines"][e].get("error") not in (None, NOT_APPLICABLE):
                 print(f"  {row['model']} T={row['threads']} {e}: {row['engines'][e]['error']}")
-    print_int8_ratios(rows)
+    print_lower_precision_ratios(rows)
 
 
-def print_int8_ratios(rows):
-    """For each int8 model: infera int8 against infera fp32 (same thread count) and against ORT on the same model."""
+def print_lower_precision_ratios(rows):
+    """For each int8 or bf16 model: infera on it against infera fp32 (same thread count) and against ORT on the same
+    model."""
     median = {(r["model"], r["threads"], e): v.get("median_ms") for r in rows for e, v in r["engines"].items()}
     for row in rows:
-        base = models.QUANTIZED.get(row["model"])
+        base = models.LOWER_PRECISION.get(row["model"])
         if not base:
             continue
-        t, int8 = row["threads"], median.get((row["model"], row["threads"], "infera"))
+        precision = "bf16" if row["model"] in models.BF16 else "int8"
+        t, low = row["threads"], median.get((row["model"], row["threads"], "infera"))
         fp32, ort = median.get((base, t, "infera")), median.get((row["model"], t, "onnxruntime"))
-        speedup = fmt(fp32 / int8 if fp32 and int8 else None, ".2f")
-        vs_ort = fmt(int8 / ort if ort and int8 else None, ".2f")
-        print(f"  {row['model']} T={t}: infera fp32/int8 speed-up {speedup}x; infera/ORT on the int8 model {vs_ort}")
+        speedup = fmt(fp32 / low if fp32 and low else None, ".2f")
+        vs_ort = fmt(low / ort if ort and low else None, ".2f")
+        print(f"  {row['model']} T={t}: infera fp32/{precision} speed-up {speedup}x; "
+              f"infera/ORT on the {precision} model {vs_ort}")
 
 
 # ---- main ----

@@ -22,7 +22,11 @@ FILE_MODELS = {"mobilenetv2-12": (os.path.join(SHARED_MODELS, "mobilenetv2-12-fp
 # int8 QDQ copies of exported models (name -> the fp32 model), written by make_qdq.py as ONNX Runtime's quantizer
 # places the pairs (per-channel int8 weights, uint8 activations calibrated min-max on the benchmark input).
 QUANTIZED = {"resnet50_int8": "resnet50", "mobilenet_v2_int8": "mobilenet_v2"}
-ALL = TORCHVISION + TRANSFORMERS + tuple(FILE_MODELS) + tuple(QUANTIZED)
+# bf16 copies (name -> the fp32 model) written by `infera quantize --precision bf16`: Casts at the edges, bf16
+# inside, opset 22 (ONNX Runtime 1.30 has no bf16 Conv on the CPU, so only infera runs them).
+BF16 = {"resnet50_bf16": "resnet50", "mobilenet_v2_bf16": "mobilenet_v2"}
+LOWER_PRECISION = {**QUANTIZED, **BF16}  # every lower-precision copy -> its fp32 model
+ALL = TORCHVISION + TRANSFORMERS + tuple(FILE_MODELS) + tuple(LOWER_PRECISION)
 
 
 def _torch():
@@ -94,7 +98,7 @@ def build_module(name):
 
 def make_inputs(name):
     """Named inputs as numpy arrays (ordered as the model takes them), the same for every engine."""
-    name = QUANTIZED.get(name, name)
+    name = LOWER_PRECISION.get(name, name)
     rng = np.random.default_rng(SEED)
     if name in TRANSFORMERS:
         return {"input_ids": rng.integers(0, 30522, size=(1, SEQUENCE), dtype=np.int64),
@@ -104,4 +108,4 @@ def make_inputs(name):
 
 
 def has_module(name):
-    return name not in FILE_MODELS and name not in QUANTIZED
+    return name not in FILE_MODELS and name not in LOWER_PRECISION

@@ -6,7 +6,7 @@ usage: /usr/bin/python3 bench/prepare_models.py [--infera BIN] CACHE_DIR NAME...
 For each NAME: CACHE_DIR/NAME.onnx, the inputs as CACHE_DIR/NAME.inputs/<input>.npy, and (for models built in
 PyTorch) PyTorch's output on them as CACHE_DIR/NAME.reference.npy. Models given as files are linked, not copied.
 The int8 models (models.QUANTIZED) are QDQ copies of their fp32 model written by make_qdq.py, which calibrates with
-`BIN calibrate` (default build/infera).
+`BIN calibrate` (default build/infera); the bf16 models (models.BF16) are written by `BIN quantize --precision bf16`.
 Exit status 0 when every model is ready; otherwise 1, with one line per failure on stderr.
 """
 import os
@@ -72,6 +72,20 @@ def quantize(cache, name, infera):
     os.replace(tmp, paths(cache, name)[0])
 
 
+def cast_to_bf16(cache, name, infera):
+    import subprocess
+    base = models.BF16[name]
+    if not os.path.exists(paths(cache, base)[0]):
+        export(cache, base)
+    write_inputs(cache, name)
+    tmp = paths(cache, name)[0] + ".tmp.onnx"
+    done = subprocess.run([infera, "quantize", paths(cache, base)[0], "-o", tmp, "--precision", "bf16"],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"infera quantize failed: {(done.stderr or done.stdout).strip()}")
+    os.replace(tmp, paths(cache, name)[0])
+
+
 def main():
     args = sys.argv[1:]
     infera = os.path.join(models.REPO, "build", "infera")
@@ -92,6 +106,8 @@ def main():
         try:
             if name in models.QUANTIZED:
                 quantize(cache, name, infera)
+            elif name in models.BF16:
+                cast_to_bf16(cache, name, infera)
             else:
                 (export if models.has_module(name) else link)(cache, name)
             print(f"prepared {name}", file=sys.stderr)

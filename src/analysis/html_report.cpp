@@ -12,15 +12,10 @@ namespace infera {
 namespace {
 
 constexpr const char* kStyle = R"(
-body { font: 14px/1.4 system-ui, sans-serif; margin: 24px auto; max-width: 1000px; color: #222; padding: 0 12px; }
-h1 { font-size: 22px; margin: 0 0 4px; word-break: break-all; }
-h2 { font-size: 17px; margin: 28px 0 8px; border-bottom: 1px solid #ddd; }
 .cards { display: flex; flex-wrap: wrap; gap: 8px; margin: 12px 0; }
 .card { background: #f4f6f8; border-radius: 6px; padding: 6px 12px; }
 .card b { display: block; font-size: 18px; }
 .muted, .note { color: #666; font-size: 12px; }
-table { border-collapse: collapse; width: 100%; font-size: 12px; }
-th, td { padding: 2px 6px; text-align: right; border-bottom: 1px solid #eee; white-space: nowrap; }
 th { background: #f4f6f8; position: sticky; top: 0; }
 td.name, th.name { text-align: left; max-width: 320px; overflow: hidden; text-overflow: ellipsis; }
 td.barcell { width: 45%; }
@@ -31,10 +26,8 @@ td.barcell { width: 45%; }
 .dot { display: inline-block; width: 10px; height: 10px; border-radius: 5px; margin-right: 4px; vertical-align: -1px; }
 .compute { background: #1f77b4; } .memory { background: #ff7f0e; } .overhead { background: #8c8c8c; }
 .unknown { background: #bcbd22; } .onchip { background: #2ca02c; } .dram { background: #9467bd; }
-svg text { font: 11px system-ui, sans-serif; fill: #333; }
 svg .grid { stroke: #e6e6e6; } svg .axis { stroke: #555; } svg .ceiling { stroke: #c00; stroke-width: 2; fill: none; }
 svg .slope-onchip { stroke-dasharray: 6 4; }
-svg .label { paint-order: stroke; stroke: #fff; stroke-width: 3px; }
 svg circle { fill-opacity: 0.6; stroke-width: 1; }
 svg circle.compute { fill: #1f77b4; stroke: #1f77b4; } svg circle.memory { fill: #ff7f0e; stroke: #ff7f0e; }
 svg circle.overhead { fill: #8c8c8c; stroke: #8c8c8c; } svg circle.unknown { fill: #bcbd22; stroke: #bcbd22; }
@@ -476,10 +469,22 @@ std::string html_escape(const std::string& text) {
   return out;
 }
 
+std::string html_page_head(const std::string& title, const std::string& style) {
+  constexpr const char* kHouseStyle = R"(
+body { font: 14px/1.4 system-ui, sans-serif; margin: 24px auto; max-width: 1000px; color: #222; padding: 0 12px; }
+h1 { font-size: 22px; margin: 0 0 4px; word-break: break-all; }
+h2 { font-size: 17px; margin: 28px 0 8px; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; width: 100%; font-size: 12px; }
+th, td { padding: 2px 6px; text-align: right; border-bottom: 1px solid #eee; white-space: nowrap; }
+svg text { font: 11px system-ui, sans-serif; fill: #333; }
+svg .label { paint-order: stroke; stroke: #fff; stroke-width: 3px; }
+)";
+  return fmt::format("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n"
+                     "<style>{}{}</style>\n</head>\n<body>\n", html_escape(title), kHouseStyle, style);
+}
+
 std::string roofline_html(const RooflineReport& report, const HtmlReportOptions& options) {
-  std::string out = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
-  out += fmt::format("<title>infera profile: {}</title>\n<style>{}</style>\n</head>\n<body>\n",
-                     html_escape(report.model), kStyle);
+  std::string out = html_page_head("infera profile: " + report.model, kStyle);
   out += summary_section(report);
   out += chart_section(report, options);
   out += time_bars_section(report, options.top);

@@ -19,6 +19,10 @@ struct HtmlReportOptions {
 // steps as bars; time by bound; energy split into compute, on-chip and DRAM; every step in a table; the rules.
 std::string roofline_html(const RooflineReport& report, const HtmlReportOptions& options = {});
 
+// The start of a self-contained page, through <body>: the house style (page, headings, tables, chart text) and
+// the page's own `style`.
+std::string html_page_head(const std::string& title, const std::string& style);
+
 // Text safe inside HTML elements and quoted attributes.
 std::string html_escape(const std::string& text);
 

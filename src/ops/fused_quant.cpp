@@ -1,11 +1,18 @@
-// The quantized fused operator the QDQ passes emit (domain "infera"). Its reference kernel composes the op table's
-// own QLinearConv and com.microsoft QLinearAdd kernels, so it is exact by construction; fast backends implement the
-// same contract, intermediate rounding included:
+// The quantized fused operators the QDQ passes emit (domain "infera"). Their reference kernels compose the op
+// table's own kernels, so they are exact by construction; fast backends implement the same contract.
+//
+// FusedQLinearConv, intermediate rounding included:
 //   FusedQLinearConv(x, x_scale, x_zp, w, w_scale, w_zp, t_scale, t_zp, B?, Z, z_scale, z_zp, y_scale, y_zp)
 //     t = QLinearConv(inputs 0-8)       the convolution, requantized to (t_scale, t_zp) as the unfused graph does
 //     Y = QLinearAdd(t, t_scale, t_zp, Z, z_scale, z_zp, y_scale, y_zp)     the residual; Z of t's type and shape
 // The intermediate t is rounded and saturated as in the graph it replaces, so the fused node gives the same bytes
 // as the two nodes (a residual block's Relu is absorbed by Y's saturation when y_zp is the type's minimum).
+//
+// QuantizedGemm: a product of dequantized 8-bit values whose result stays float (a classifier: no QuantizeLinear
+// reads it), as the graph it replaces computes it:
+//   QuantizedGemm(A, a_scale, a_zp, B, b_scale, b_zp, C?)   attributes transB, axis (B's quantization axis)
+//     Y = Gemm(DequantizeLinear(A, a_scale, a_zp), DequantizeLinear(B, b_scale, b_zp, axis), C, transB)
+// A is 2-D and quantized per tensor; B is a 2-D constant, per tensor or per output column; C float.
 #include "ops/helpers.h"
 #include "ops/nested_call.h"
 
@@ -65,6 +72,66 @@ Cost fused_qlinear_conv_cost(const OpContext& ctx) {
   return c;
 }
 
+std::map<std::string, Attribute> only(const Node& n, const char* name) {
+  std::map<std::string, Attribute> attrs;
+  if (auto it = n.attrs.find(name); it != n.attrs.end()) attrs.emplace(name, it->second);
+  return attrs;
+}
+
+NestedCall dequantize_call(const OpContext& ctx, int first, const char* attr) {
+  std::vector<TensorType> types;
+  std::vector<const Tensor*> values;
+  for (int i = first; i < first + 3; ++i) {
+    types.push_back(ctx.has_input(i) ? ctx.input_type(i) : TensorType{});
+    values.push_back(ctx.has_input(i) ? ctx.value(i) : nullptr);
+  }
+  return NestedCall(ctx, "", "DequantizeLinear", kBaseOpset, only(ctx.node(), attr), std::move(types),
+                    std::move(values));
+}
+
+// Gemm on the dequantized A and B (types, and values when running), and C.
+NestedCall gemm_call(const OpContext& ctx, const TensorType& a, const TensorType& b, const Tensor* a_value = nullptr,
+                     const Tensor* b_value = nullptr) {
+  constexpr int kC = 6;
+  return NestedCall(ctx, "", "Gemm", kBaseOpset, only(ctx.node(), "transB"),
+                    {a, b, ctx.has_input(kC) ? ctx.input_type(kC) : TensorType{}},
+                    {a_value, b_value, ctx.has_input(kC) ? ctx.value(kC) : nullptr});
+}
+
+bool infer_quantized_gemm(OpContext& ctx) {
+  NestedCall a = dequantize_call(ctx, 0, "");
+  NestedCall b = dequantize_call(ctx, 3, "axis");
+  a.infer();
+  b.infer();
+  if (a.output_type().shape.size() != 2 || b.output_type().shape.size() != 2) ctx.fail("A and B must be 2-D");
+  NestedCall gemm = gemm_call(ctx, a.output_type(), b.output_type());
+  gemm.infer();
+  ctx.set_output(0, gemm.output_type().dtype, gemm.output_type().shape);
+  return true;
+}
+
+void quantized_gemm(OpContext& ctx) {
+  NestedCall a_call = dequantize_call(ctx, 0, "");
+  NestedCall b_call = dequantize_call(ctx, 3, "axis");
+  const Tensor a = a_call.run(), b = b_call.run();
+  NestedCall gemm =
+      gemm_call(ctx, TensorType{a.dtype(), a.shape(), true}, TensorType{b.dtype(), b.shape(), true}, &a, &b);
+  ctx.set_output_tensor(0, gemm.run());
+}
+
+// The float Gemm's FLOPs, reading A and B at their stored 8-bit size.
+Cost quantized_gemm_cost(const OpContext& ctx) {
+  NestedCall a = dequantize_call(ctx, 0, "");
+  NestedCall b = dequantize_call(ctx, 3, "axis");
+  a.infer();
+  b.infer();
+  NestedCall gemm = gemm_call(ctx, a.output_type(), b.output_type());
+  Cost c = gemm.cost();
+  c.bytes_read += type_bytes(ctx.input_type(0)) + type_bytes(ctx.input_type(3)) - type_bytes(a.output_type()) -
+                  type_bytes(b.output_type());
+  return c;
+}
+
 }  // namespace
 
 void register_fused_quant_ops(OpTable& t) {
@@ -72,6 +139,11 @@ void register_fused_quant_ops(OpTable& t) {
          .infer = infer_fused_qlinear_conv,
          .compute = fused_qlinear_conv,
          .cost = fused_qlinear_conv_cost,
+         .domain = "infera"});
+  t.add({.name = "QuantizedGemm",
+         .infer = infer_quantized_gemm,
+         .compute = quantized_gemm,
+         .cost = quantized_gemm_cost,
          .domain = "infera"});
 }
 

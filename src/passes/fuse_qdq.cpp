@@ -3,7 +3,9 @@
 //   DQ(x) -> Conv(DQ(w), DQ(b)?) [-> Relu|Clip] -> Q      QLinearConv (bias requantized to int32 at x_scale*w_scale)
 //   DQ(a) -> MatMul(DQ(b)) [-> Relu|Clip] -> Q             QLinearMatMul
 //   DQ(a), DQ(b) -> Add [-> Relu|Clip] -> Q                 com.microsoft QLinearAdd
-//   DQ(x) -> GlobalAveragePool / AveragePool -> Q          com.microsoft QLinearGlobalAveragePool / QLinearAveragePool
+//   DQ(a) -> Gemm / MatMul(DQ(w), C?), no Q after it        infera.QuantizedGemm (float result)
+//   DQ(x) -> GlobalAveragePool / AveragePool [-> Relu|Clip] -> Q
+//                                                          com.microsoft QLinearGlobalAveragePool / QLinearAveragePool
 //   DQ(x...) -> Concat -> Q                                com.microsoft QLinearConcat
 //   DQ(x) -> MaxPool / Reshape / Flatten / Transpose / Squeeze / Unsqueeze -> Q, same scale and zero point:
 //                                                          the op on the quantized bytes (it only moves values)
@@ -11,6 +13,7 @@
 // minimum and Q(hi) its maximum); otherwise the chain stays as it is. It runs before constant folding, which would
 // otherwise turn dequantized weights into fp32 ones; scales, zero points and weights must be constants (initializers
 // or values static analysis folded). Q and DQ nodes left behind carry an `unfused_reason` attribute saying why.
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 
@@ -259,8 +262,13 @@ Fuser fuser_for(const Node& op) {
   return nullptr;
 }
 
-// Activations may sit between the op and the Q only where the op's integer form has no other way to apply them.
-bool takes_activation(const Node& op) { return op.op_type == "Conv" || op.op_type == "MatMul" || op.op_type == "Add"; }
+// Activations may sit between the op and the Q where the op's integer form ends in a requantization, whose
+// saturation then applies them.
+bool takes_activation(const Node& op) {
+  const std::string& t = op.op_type;
+  return op.domain.empty() &&
+         (t == "Conv" || t == "MatMul" || t == "Add" || t == "GlobalAveragePool" || t == "AveragePool");
+}
 
 bool fuse_quantize(PassContext& ctx, size_t i) {
   Node& q = ctx.node(i);
@@ -276,7 +284,13 @@ bool fuse_quantize(PassContext& ctx, size_t i) {
   if (!m.out.per_tensor()) return why = "output is quantized per channel", give_up();
   const std::string input = q.inputs[0];
   m.op = ctx.producer(input);
-  if (m.op < 0) return why = "quantizes a graph input or a constant", give_up();
+  if (m.op < 0) {
+    const auto& inputs = ctx.model().graph.inputs;
+    const bool graph_input =
+        std::any_of(inputs.begin(), inputs.end(), [&](const ValueInfo& v) { return v.name == input; });
+    why = graph_input ? "quantizes the graph input '" + input + "' (a step of its own)" : "quantizes a constant";
+    return give_up();
+  }
   if (!ctx.single_use(input)) return why = "its input '" + input + "' is also read elsewhere", give_up();
   const Node* op = &ctx.node(size_t(m.op));
   if (is_op(*op, "Relu") || is_op(*op, "Clip")) {
@@ -297,6 +311,40 @@ bool fuse_quantize(PassContext& ctx, size_t i) {
   return true;
 }
 
+// DQ(a) -> Gemm / MatMul(DQ(w), C?) whose result stays float (no QuantizeLinear took it above): infera.QuantizedGemm
+// (ops/fused_quant.cpp), an integer product dequantized in its epilogue. A is 2-D and quantized per tensor, the
+// weights a 2-D constant quantized per tensor or per output column, C a float constant with one value per column.
+bool fuse_float_gemm(PassContext& ctx, size_t i) {
+  const Node& op = ctx.node(i);
+  const bool gemm = is_op(op, "Gemm");
+  if (!(gemm || is_op(op, "MatMul")) || op.inputs.size() < 2) return false;
+  if (gemm && (op.attr_int("transA", 0) != 0 || op.attr_float("alpha", 1) != 1 || op.attr_float("beta", 1) != 1))
+    return false;
+  std::string why;
+  QuantParams aq, bq;
+  const int ad = dequantize_of(ctx, op.inputs[0], aq, why);
+  const int bd = ad < 0 ? -1 : dequantize_of(ctx, op.inputs[1], bq, why);
+  if (bd < 0 || !aq.per_tensor()) return false;
+  const std::string w = source(ctx, ctx.node(size_t(bd)).inputs[0]);
+  const Tensor* wv = known(ctx, w);
+  const TensorType* at = ctx.type(op.inputs[0]);
+  if (!wv || wv->rank() != 2 || !at || at->shape.size() != 2) return false;
+  const bool trans_b = gemm && op.attr_int("transB", 0) != 0;
+  const int64_t columns_axis = trans_b ? 0 : 1;
+  if (!bq.per_tensor() && (bq.axis < 0 ? bq.axis + 2 : bq.axis) != columns_axis) return false;
+  const std::string c = op.inputs.size() > 2 ? op.inputs[2] : "";
+  const Tensor* cv = known(ctx, c);
+  if (!c.empty() && !(cv && dtype_is_float(cv->dtype()) && cv->numel() == wv->dim(trans_b ? 0 : 1))) return false;
+  Node n = make_node(op.name, "QuantizedGemm", "infera",
+                     {ctx.node(size_t(ad)).inputs[0], aq.scale, aq.zero_point, w, bq.scale, bq.zero_point}, op.outputs);
+  if (!c.empty()) n.inputs.push_back(c);
+  n.attrs["transB"] = int_attribute(trans_b ? 1 : 0);
+  n.attrs["axis"] = int_attribute(columns_axis);
+  ctx.remove(i);
+  ctx.add_node(std::move(n));
+  return true;
+}
+
 // DequantizeLinear nodes still read after the rewrites: say which consumer keeps each one.
 void explain_dequantize(PassContext& ctx) {
   for (size_t i = 0; i < ctx.size(); ++i) {
@@ -304,11 +352,20 @@ void explain_dequantize(PassContext& ctx) {
     // Dequantized constants (weights) fold into float ones, as a float consumer wants them.
     if (!is_op(dq, "DequantizeLinear") || dq.outputs.empty() || known(ctx, dq.inputs[0])) continue;
     const std::vector<size_t> readers = ctx.consumers(dq.outputs[0]);
-    if (readers.empty()) continue;
-    const Node& r = ctx.node(readers[0]);
-    std::string why = "feeds " + r.op_type + " '" + r.name + "'";
-    if (readers.size() > 1) why += " and " + std::to_string(readers.size() - 1) + " more";
-    why += ", which runs in float";
+    const auto& outputs = ctx.model().graph.outputs;
+    const bool graph_output = std::any_of(outputs.begin(), outputs.end(),
+                                          [&](const ValueInfo& o) { return o.name == dq.outputs[0]; });
+    std::string why;
+    if (!readers.empty()) {
+      const Node& r = ctx.node(readers[0]);
+      why = "feeds " + r.op_type + " '" + r.name + "'";
+      if (readers.size() > 1) why += " and " + std::to_string(readers.size() - 1) + " more";
+      why += ", which runs in float";
+    } else if (graph_output) {
+      why = "its output is a graph output, in float";
+    } else {
+      continue;
+    }
     dq.attrs[kReason] = string_attribute(why);
   }
 }
@@ -316,8 +373,11 @@ void explain_dequantize(PassContext& ctx) {
 }  // namespace
 
 int fuse_qdq(PassContext& ctx) {
-  const int count = rewrite_each_node(ctx, fuse_quantize);
+  int count = rewrite_each_node(ctx, fuse_quantize);
   if (count > 0) ctx.commit();
+  const int gemms = rewrite_each_node(ctx, fuse_float_gemm);
+  if (gemms > 0) ctx.commit();
+  count += gemms;
   explain_dequantize(ctx);
   return count;
 }

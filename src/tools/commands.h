@@ -157,6 +157,14 @@ struct QuantizeArgs {
   DataArgs data;                      // the calibration set (--calib)
   int threads = 0;
   bool json = false;
+  // The mixed-precision search (max_accuracy_drop >= 0) and the sweep evaluate on --eval, labelled by --labels.
+  std::string eval;
+  int64_t eval_limit = 0;             // at most this many evaluation samples (0: all)
+  double max_accuracy_drop = -1;      // top-1 points below fp32; < 0: no search
+  int64_t sensitivity_samples = 64;   // samples each layer's effect on the output is measured on (the ranking)
+  bool sweep = false;
+  int latency_threads = 1;            // latency runs of the search's plans and the sweep's variants
+  int latency_runs = 20;
 };
 CLI::App* add_quantize_command(CLI::App& app, QuantizeArgs& args);
 int quantize_command(const QuantizeArgs& args);

@@ -1,6 +1,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "onnx/import.h"
+#include "passes/pipeline.h"
 #include "tools/commands.h"
 
 namespace infera::tools {
@@ -23,17 +25,38 @@ std::string human(double v, const char* unit) {
   return fmt::format("{:.3g} {}{}", v, prefixes[p], unit);
 }
 
+std::map<std::string, Shape> resolved_shapes(const Session& inspected, const std::map<std::string, Shape>& shapes) {
+  std::map<std::string, Shape> resolved;
+  for (const ValueInfo& v : inspected.inputs()) resolved[v.name] = resolve_input_shape(v, shapes);
+  return resolved;
+}
+
 // How the model runs for the input shapes `info` resolves: compiled as `run` would compile it.
 ExecutionPlan compile_plan(const InfoArgs& args, const Session& inspected, const std::map<std::string, Shape>& shapes) {
   Session s = Session::load(args.model);
-  std::map<std::string, Shape> resolved;
-  for (const ValueInfo& v : inspected.inputs()) resolved[v.name] = resolve_input_shape(v, shapes);
-  return s.execution_plan(resolved);
+  return s.execution_plan(resolved_shapes(inspected, shapes));
+}
+
+// A QuantizeLinear or DequantizeLinear the QDQ fusion left in the graph, with its reason (passes/fuse_qdq.cpp).
+struct UnfusedQdq {
+  std::string node, op_type, reason;
+};
+
+// The graph passes run again on the model, as compiling runs them: the compiled plan keeps steps, not attributes.
+std::vector<UnfusedQdq> unfused_qdq(const InfoArgs& args, const Session& inspected,
+                                    const std::map<std::string, Shape>& shapes) {
+  Model m = import_model_file(args.model);
+  optimize_graph(m, resolved_shapes(inspected, shapes));
+  std::vector<UnfusedQdq> out;
+  for (const Node& n : m.graph.nodes)
+    if (n.domain.empty() && (n.op_type == "QuantizeLinear" || n.op_type == "DequantizeLinear"))
+      out.push_back({n.name, n.op_type, n.attr_string("unfused_reason", "not examined by the QDQ fusion")});
+  return out;
 }
 
 bool fell_back(const LayerProfile& step) { return step.backend.rfind("reference", 0) == 0 && !step.view; }
 
-nlohmann::json plan_json(const ExecutionPlan& plan, const InfoArgs& args) {
+nlohmann::json plan_json(const ExecutionPlan& plan, const std::vector<UnfusedQdq>& unfused, const InfoArgs& args) {
   nlohmann::json j;
   if (args.optimized) {
     for (const PassCount& p : plan.passes) j["passes"].push_back({{"pass", p.pass}, {"rewrites", p.rewrites}});
@@ -41,6 +64,9 @@ nlohmann::json plan_json(const ExecutionPlan& plan, const InfoArgs& args) {
     for (const LayerProfile& st : plan.steps)
       j["steps"].push_back({{"node", st.node}, {"op_type", st.op_type}, {"backend", st.backend},
                             {"kernel", st.kernel}, {"output_layout", st.output_layout}, {"fallback", fell_back(st)}});
+    j["unfused_qdq"] = nlohmann::json::array();
+    for (const UnfusedQdq& u : unfused)
+      j["unfused_qdq"].push_back({{"node", u.node}, {"op_type", u.op_type}, {"reason", u.reason}});
   }
   if (args.memory)
     j["memory"] = {{"arena_bytes", plan.memory.arena_bytes}, {"naive_bytes", plan.memory.naive_bytes},
@@ -48,7 +74,7 @@ nlohmann::json plan_json(const ExecutionPlan& plan, const InfoArgs& args) {
   return j;
 }
 
-void print_plan(const ExecutionPlan& plan, const InfoArgs& args) {
+void print_plan(const ExecutionPlan& plan, const std::vector<UnfusedQdq>& unfused, const InfoArgs& args) {
   if (args.optimized) {
     fmt::print("optimized for these input shapes: {} steps\n  passes (rewrites):", plan.steps.size());
     for (const PassCount& p : plan.passes) fmt::print(" {} {},", p.pass, p.rewrites);
@@ -61,6 +87,8 @@ void print_plan(const ExecutionPlan& plan, const InfoArgs& args) {
     std::string ops;
     for (const auto& [op, n] : fallback) ops += fmt::format("{}{} x{}", ops.empty() ? "" : ", ", op, n);
     fmt::print("  on the reference kernels (no fast kernel): {}\n", ops.empty() ? "none" : ops);
+    if (!unfused.empty()) fmt::print("  Q/DQ not fused into integer operators ({}):\n", unfused.size());
+    for (const UnfusedQdq& u : unfused) fmt::print("    {:<16} {:<36} {}\n", u.op_type, u.node, u.reason);
   }
   if (args.memory)
     fmt::print("activation memory: {} planned arena ({} values), {} without reuse; {} values sized at run time\n",
@@ -91,7 +119,10 @@ int info_command(const InfoArgs& args) {
     j["unsupported"] = nlohmann::json::array();
     for (const UnsupportedNode& u : sum.unsupported)
       j["unsupported"].push_back({{"node", u.node_name}, {"op_type", u.op_type}, {"domain", u.domain}});
-    if (args.optimized || args.memory) j.update(plan_json(compile_plan(args, s, shapes), args));
+    if (args.optimized || args.memory) {
+      const std::vector<UnfusedQdq> unfused = args.optimized ? unfused_qdq(args, s, shapes) : std::vector<UnfusedQdq>{};
+      j.update(plan_json(compile_plan(args, s, shapes), unfused, args));
+    }
     fmt::print("{}\n", j.dump(2));
     return 0;
   }
@@ -118,7 +149,9 @@ int info_command(const InfoArgs& args) {
   }
   fmt::print("FLOPs per inference: {}{}{}\n", human(sum.flops, "FLOP"), shapes_note,
              sum.nodes_without_cost ? fmt::format(" ({} nodes with data-dependent shapes not counted)", sum.nodes_without_cost) : "");
-  if ((args.optimized || args.memory) && sum.unsupported.empty()) print_plan(compile_plan(args, s, shapes), args);
+  if ((args.optimized || args.memory) && sum.unsupported.empty())
+    print_plan(compile_plan(args, s, shapes), args.optimized ? unfused_qdq(args, s, shapes) : std::vector<UnfusedQdq>{},
+               args);
   if (!sum.unsupported.empty()) {
     fmt::print("unsupported operators ({} nodes):\n", sum.unsupported.size());
     std::string nodes;  // exit 1 always comes with the one-line error, as for every other failure

@@ -1,10 +1,11 @@
-// The oneDNN integer kernels against the reference kernels (QLinearConv, QLinearMatMul, and infera.FusedQLinearConv,
-// whose reference is QLinearConv then com.microsoft QLinearAdd): odd sizes, per-tensor and per-channel weight scales,
-// u8 and s8 activations, zero points != 0, weights with zero points, saturation, depthwise and strided convolutions,
-// and chains through oneDNN's int8 layouts. Both sides accumulate exactly in int32, form the requantization factor
-// x_scale * w_scale / y_scale alike and round half to even before adding the output zero point, so the bytes are
-// identical. (Without the kernels' explicit rounding step oneDNN rounds after adding the zero point, and an exact
-// tie moves by one step: the fused residual's FMA could do the same, so that check alone allows one step on 1 %.)
+// The oneDNN integer kernels against the reference kernels (QLinearConv, QLinearMatMul, infera.FusedQLinearConv,
+// whose reference is QLinearConv then com.microsoft QLinearAdd, and infera.QuantizedGemm, float result): odd sizes,
+// per-tensor and per-channel weight scales, u8 and s8 activations, zero points != 0, weights with zero points,
+// saturation, depthwise and strided convolutions, and chains through oneDNN's int8 layouts. Both sides accumulate
+// exactly in int32, form the requantization factor x_scale * w_scale / y_scale alike and round half to even before
+// adding the output zero point, so the bytes are identical. (Without the kernels' explicit rounding step oneDNN
+// rounds after adding the zero point, and an exact tie moves by one step: the fused residual's FMA could do the same,
+// so that check alone allows one step on 1 %.)
 #include <cstring>
 
 #include "backend_harness.h"
@@ -245,6 +246,37 @@ TEST(DnnlInt8, MatMulPerColumnU8AndS8) {
               Tensor(DType::Int8, {n}), Tensor::scalar<float>(0.4f * float(k) / 19), scalar_of(a_type, u ? 90 : 3)},
              {}, 21, {"y"}, {1, 2, 3, 4, 5, 6, 7}};
       check(c);
+    }
+}
+
+// The float-output product (a quantized classifier): transB, per-column or per-tensor weight scales, A's zero point
+// and a float C. The reference dequantizes then multiplies in float; oneDNN accumulates exactly in int32 and scales
+// once, so the two differ by float rounding only.
+TEST(DnnlInt8, QuantizedGemmWithFloatResult) {
+  for (bool trans_b : {true, false})
+    for (DType a_type : {DType::UInt8, DType::Int8}) {
+      const bool u = a_type == DType::UInt8;
+      const int64_t rows = 3, k = 1280, n = 37;
+      Tensor a = quantized({rows, k}, 11, a_type, u ? 0 : -128, u ? 255 : 127);
+      Tensor b = quantized(trans_b ? Shape{n, k} : Shape{k, n}, 12, DType::Int8, -127, 127);
+      const std::vector<float> bs = positive(size_t(n), 13, 0.002f);
+      Tensor b_scale = trans_b ? Tensor::from_vector<float>({n}, bs) : Tensor::scalar<float>(bs[0]);
+      Tensor b_zp = trans_b ? Tensor(DType::Int8, {n}) : scalar_of(DType::Int8, 0);
+      Case c{"QuantizedGemm",
+             {a, Tensor::scalar<float>(0.03f), scalar_of(a_type, u ? 140 : -7), b, b_scale, b_zp,
+              Tensor::from_vector<float>({n}, positive(size_t(n), 14, 1.0f))},
+             {{"transB", int_attr(trans_b)}, {"axis", int_attr(trans_b ? 0 : 1)}}, 1, {"y"}, {1, 2, 3, 4, 5, 6},
+             "infera"};
+      SCOPED_TRACE(trans_b ? "transB" : "B [k, n]");
+      const Output out = run_dnnl(c);
+      ASSERT_TRUE(out.storage.defined());
+      EXPECT_NE(out.kernel.find("qmatmul"), std::string::npos) << out.kernel;
+      const Tensor want = c.reference()[0];
+      ASSERT_EQ(out.plain.shape(), want.shape());
+      for (int64_t i = 0; i < want.numel(); ++i) {
+        const float w = want.data<float>()[i];
+        EXPECT_NEAR(out.plain.data<float>()[i], w, 1e-4f * std::max(1.0f, std::fabs(w)));
+      }
     }
 }
 

@@ -153,6 +153,51 @@ TEST(QdqFusion, CompiledIntegerKernelsMatchTheFusedReference) {
   EXPECT_EQ(int8_steps, 2) << "both convolutions on oneDNN's integer kernels";
 }
 
+// A classifier head as ONNX Runtime's quantizer writes it: GlobalAveragePool -> Relu -> Q/DQ (the pair after the
+// activation) -> Flatten -> Q/DQ -> Gemm(transB, per-channel int8 weights, float bias), whose result stays float.
+Model classifier_head() {
+  QdqBuilder b;
+  b.input("x", {1, 6, 9, 9});
+  const std::string x = b.qdq("x", 0.03f, 128);
+  b.node("GlobalAveragePool", {x}, {"g"});
+  b.node("Relu", {"g"}, {"r"});
+  const std::string r = b.qdq("r", 0.01f, 0);
+  b.node("Flatten", {r}, {"f"});
+  const std::string f = b.qdq("f", 0.01f, 0);
+  std::vector<float> ws, c;
+  for (int k = 0; k < 10; ++k) ws.push_back(0.003f + 0.001f * float(k % 4)), c.push_back(0.25f * float(k) - 1.0f);
+  b.init("w", int8_weights({10, 6}, 7));
+  b.init("ws", Tensor::from_vector<float>({10}, ws));
+  b.init("wz", Tensor(DType::Int8, {10}));
+  b.init("c", Tensor::from_vector<float>({10}, c));
+  b.node("DequantizeLinear", {"w", "ws", "wz"}, {"wf"}, {{"axis", int_attr(0)}});
+  b.node("Gemm", {f, "wf", "c"}, {"y"}, {{"transB", int_attr(1)}});
+  b.output("y");
+  return b.m;
+}
+
+TEST(QdqFusion, ClassifierHeadRunsOnIntegers) {
+  const Model m = optimized(classifier_head());
+  auto ops = op_counts(m);
+  EXPECT_EQ(ops["com.microsoft.QLinearGlobalAveragePool"], 1) << "with the Relu in its saturation";
+  EXPECT_EQ(ops["infera.QuantizedGemm"], 1);
+  EXPECT_EQ(ops["Gemm"] + ops["Relu"] + ops["DequantizeLinear"], 0);
+  // The pool rounds once where the QDQ graph rounds at the Relu's Q: one step of r (0.01) moves y by at most
+  // 0.01 * max|w| * 6 = 0.006 * 127 * 6 * 0.01.
+  const std::vector<Tensor> want = run_reference(classifier_head());
+  const std::vector<Tensor> fused = run_reference(m);
+  for (int64_t i = 0; i < want[0].numel(); ++i)
+    EXPECT_NEAR(fused[0].as_double(i), want[0].as_double(i), 0.046) << "element " << i;
+  // oneDNN's integer product with the float bias as a post-op, against the fused graph's reference kernels.
+  CompiledGraph fast(classifier_head(), {{"x", {1, 6, 9, 9}}}, SessionOptions{});
+  const std::vector<Tensor> got = fast.run(image());
+  for (int64_t i = 0; i < want[0].numel(); ++i) EXPECT_NEAR(got[0].as_double(i), fused[0].as_double(i), 1e-5);
+  bool integer_gemm = false;
+  for (const LayerProfile& l : fast.report().steps)
+    integer_gemm = integer_gemm || (l.op_type == "infera.QuantizedGemm" && l.backend == "dnnl");
+  EXPECT_TRUE(integer_gemm);
+}
+
 // A Relu before a Q whose zero point is not the type's minimum changes values the saturation keeps: it cannot be
 // absorbed, and the Q says why. A Q after an op without an integer form (Sigmoid) says so too.
 TEST(QdqFusion, UnfusedQuantizeLinearSaysWhy) {

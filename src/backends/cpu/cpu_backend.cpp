@@ -49,6 +49,8 @@ const std::map<std::pair<std::string_view, std::string_view>, Factory>& factorie
       {{"", "Where"}, cpu::compile_where},
       {{"", "Expand"}, cpu::compile_expand},
       {{"infera", "Attention"}, cpu::compile_attention},
+      {{"", "QuantizeLinear"}, cpu::compile_quantize},
+      {{"", "DequantizeLinear"}, cpu::compile_quantize},
   };
   return table;
 }

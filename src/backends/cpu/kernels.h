@@ -24,5 +24,7 @@ std::unique_ptr<Kernel> compile_slice(const KernelRequest& request);
 std::unique_ptr<Kernel> compile_where(const KernelRequest& request);
 std::unique_ptr<Kernel> compile_expand(const KernelRequest& request);
 std::unique_ptr<Kernel> compile_attention(const KernelRequest& request);
+// QuantizeLinear and DequantizeLinear to and from 8-bit integers (quantize_kernels.cpp).
+std::unique_ptr<Kernel> compile_quantize(const KernelRequest& request);
 
 }  // namespace infera::cpu

@@ -1,5 +1,6 @@
 // Conv and infera.FusedConv on oneDNN: weights reordered once into the layout the primitive wants, the activation
-// and the residual input Z fused as post-ops (Z through the "sum" post-op, which accumulates into the output).
+// and the residual input Z fused as post-ops (Z through the "sum" post-op, which accumulates into the output). fp32,
+// or bf16/fp16 throughout (X, W, Z, Y) with an fp32 bias and fp32 accumulation.
 #include <cstring>
 
 #include "backends/dnnl/dnnl_common.h"
@@ -47,11 +48,14 @@ class ConvKernel final : public Kernel {
 std::unique_ptr<Kernel> compile_conv(const KernelRequest& r) {
   const Node& node = r.node;
   const auto& in = r.inputs;
-  if (in.size() < 2 || !is_float32(in[0]) || !is_float32(in[1]) || !in[1].constant) return nullptr;
+  if (in.size() < 2 || !is_float(in[0]) || !in[1].constant) return nullptr;
+  // X, W, B and Z share ONNX's type T: fp32, or bf16/fp16 in a Cast writer's model.
+  const DType type = in[0].type.dtype;
+  auto same_type = [&](const ValueDesc& v) { return is_float(v) && v.type.dtype == type; };
   const bool has_bias = in.size() > 2 && in[2].type.dtype != DType::Undefined;
   const bool has_sum = in.size() > 3 && in[3].type.dtype != DType::Undefined;
-  if (has_bias && (!is_float32(in[2]) || !in[2].constant)) return nullptr;
-  if (has_sum && !is_float32(in[3])) return nullptr;
+  if (!same_type(in[1]) || (has_bias && (!same_type(in[2]) || !in[2].constant)) || (has_sum && !same_type(in[3])))
+    return nullptr;
   const Shape& x = in[0].type.shape;
   const Shape& w = in[1].type.shape;
   if (x.size() < 3 || x.size() > 5) return nullptr;
@@ -74,7 +78,9 @@ std::unique_ptr<Kernel> compile_conv(const KernelRequest& r) {
     wdims.insert(wdims.begin(), g.group);
   }
   const Shape y = g.output_shape();
-  dnnl::memory::desc wei_any(wdims, dt::f32, tag::any), dst_any(to_dims(y), dt::f32, tag::any);
+  const dt data_type = dnnl_type(type);
+  dnnl::memory::desc wei_any(wdims, data_type, tag::any), dst_any(to_dims(y), data_type, tag::any);
+  // The bias is added to the fp32 accumulator: packed as fp32 whatever T is.
   dnnl::memory::desc bias_md = has_bias ? plain_desc({g.out_channels}) : dnnl::memory::desc();
 
   dnnl::post_ops ops;
@@ -90,18 +96,20 @@ std::unique_ptr<Kernel> compile_conv(const KernelRequest& r) {
   };
   // Let oneDNN choose the source layout, except for an input with few channels that arrives plain (the first
   // layer): there a plain-source implementation beats reordering the image.
-  auto pd = make_pd(dnnl::memory::desc(to_dims(x), dt::f32, tag::any));
+  auto pd = make_pd(dnnl::memory::desc(to_dims(x), data_type, tag::any));
   if (pd.src_desc() != *src_in && in[0].layout.plain() && x[1] < 8) {
     auto plain_pd = make_pd(*src_in);
-    if (std::string(plain_pd.impl_info_str()).find("ref") == std::string::npos) pd = plain_pd;
+    if (!is_reference_impl(plain_pd)) pd = plain_pd;
   }
+  if (reference_half_precision(type, pd)) return nullptr;
 
   auto k = std::make_unique<ConvKernel>();
   k->primitive = dnnl::convolution_forward(pd);
   k->impl = pd.impl_info_str();
   k->src_adapter = InputAdapter(*src_in, pd.src_desc());
-  k->weights = pack_constant(*in[1].constant, plain_desc(Shape(wdims.begin(), wdims.end())), pd.weights_desc());
-  if (has_bias) k->bias = pack_constant(*in[2].constant, bias_md, pd.bias_desc());
+  k->weights = pack_constant(*in[1].constant, plain_desc(Shape(wdims.begin(), wdims.end()), data_type),
+                             pd.weights_desc());
+  if (has_bias) k->bias = pack_constant(*in[2].constant, plain_desc({g.out_channels}, data_type), pd.bias_desc());
   k->dst_md = pd.dst_desc();
   k->dst_shape = y;
   k->has_sum = has_sum;

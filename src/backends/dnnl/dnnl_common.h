@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "backends/backend.h"
@@ -27,6 +28,13 @@ std::optional<dnnl::memory::desc> value_desc(const ValueDesc& v);
 // A Layout for values stored as `md` ("plain" when md is the dense row-major layout of `shape`).
 Layout layout_of(const dnnl::memory::desc& md, const Shape& shape);
 
+// An activation (the op name of infera.Fused*'s `activation`, with its `activation_params`) as oneDNN eltwise
+// operations applied in order; empty when oneDNN has no equivalent.
+struct EltwiseStep {
+  dnnl::algorithm algorithm;
+  float alpha, beta;
+};
+std::vector<EltwiseStep> eltwise_steps(const std::string& op, const std::vector<float>& params);
 // The node's `activation` / `activation_params` attributes (infera.Fused* ops) as post-ops; false when oneDNN has no
 // equivalent.
 bool append_activation(const Node& node, dnnl::post_ops& ops);
@@ -36,12 +44,14 @@ bool append_activation(const Node& node, dnnl::post_ops& ops);
 // by one step, and a deep network carries such a step to its output.
 void round_before_zero_point(dnnl::post_ops& ops);
 
-// Weights, biases: a constant tensor reordered once into `md`, owned by the kernel.
+// Weights, biases: a constant tensor reordered once into `to`, owned by the kernel, multiplied by `scale` on the way
+// (Gemm's alpha). The reorder also converts the element type (a bf16 model's bias packed as f32).
 struct PackedConstant {
   std::shared_ptr<std::byte[]> storage;
   dnnl::memory memory;
 };
-PackedConstant pack_constant(const Tensor& t, const dnnl::memory::desc& from, const dnnl::memory::desc& to);
+PackedConstant pack_constant(const Tensor& t, const dnnl::memory::desc& from, const dnnl::memory::desc& to,
+                             float scale = 1.f);
 
 // An input arriving in `from` that a primitive wants in `to`: reorders into a buffer the kernel owns, or passes
 // the input through when the layouts agree.
@@ -59,6 +69,20 @@ class InputAdapter {
 };
 
 bool is_float32(const ValueDesc& v);
+// True when oneDNN chose its reference (scalar C++) implementation for a primitive.
+template <class PrimitiveDesc>
+bool is_reference_impl(const PrimitiveDesc& pd) {
+  return std::string(pd.impl_info_str()).find("ref") != std::string::npos;
+}
+// bf16/fp16 where oneDNN has only its reference implementation (a CPU without those instructions): slower than fp32
+// and than infera's reference kernel, which is the one tested against ONNX, so the node stays there.
+template <class PrimitiveDesc>
+bool reference_half_precision(DType t, const PrimitiveDesc& pd) {
+  return (t == DType::BFloat16 || t == DType::Float16) && is_reference_impl(pd);
+}
+// A floating-point value the float kernels compute on: fp32, or bf16 / fp16 (the Cast writer's models), which run
+// with fp32 accumulation.
+bool is_float(const ValueDesc& v);
 std::string layout_name(const dnnl::memory::desc& md);
 // Existing storage (a tensor's, a kernel's scratch) as a oneDNN memory object with descriptor md.
 dnnl::memory wrap(const dnnl::memory::desc& md, const void* data);
@@ -68,6 +92,8 @@ std::unique_ptr<Kernel> compile_conv(const KernelRequest& r);
 std::unique_ptr<Kernel> compile_matmul(const KernelRequest& r);
 std::unique_ptr<Kernel> compile_pool(const KernelRequest& r);
 std::unique_ptr<Kernel> compile_concat(const KernelRequest& r);
+std::unique_ptr<Kernel> compile_binary(const KernelRequest& r);   // eltwise.cpp
+std::unique_ptr<Kernel> compile_eltwise(const KernelRequest& r);  // eltwise.cpp
 std::unique_ptr<Kernel> compile_qlinear_conv(const KernelRequest& r);   // qconv.cpp
 std::unique_ptr<Kernel> compile_qlinear_matmul(const KernelRequest& r); // qmatmul.cpp
 

@@ -32,7 +32,7 @@ class MatMulKernel final : public Kernel {
 
 // The descriptor of a matrix with logical dims `dims`, stored dense row-major, or stored transposed (the last two
 // dims swapped in memory): then the last two strides swap.
-dnnl::memory::desc matrix_desc(const dnnl::memory::dims& dims, bool transposed) {
+dnnl::memory::desc matrix_desc(const dnnl::memory::dims& dims, bool transposed, dt type) {
   const size_t r = dims.size();
   dnnl::memory::dims strides(r, 1);
   for (size_t d = r - 1; d-- > 0;) strides[d] = strides[d + 1] * dims[d + 1];
@@ -40,7 +40,7 @@ dnnl::memory::desc matrix_desc(const dnnl::memory::dims& dims, bool transposed) 
     strides[r - 1] = dims[r - 2];
     strides[r - 2] = 1;
   }
-  return dnnl::memory::desc(dims, dt::f32, strides);
+  return dnnl::memory::desc(dims, type, strides);
 }
 
 bool present(const KernelRequest& r, size_t i) { return r.inputs.size() > i && r.inputs[i].type.dtype != DType::Undefined; }
@@ -51,8 +51,10 @@ std::unique_ptr<Kernel> compile_matmul(const KernelRequest& r) {
   const Node& node = r.node;
   const bool gemm = node.op_type == "Gemm" || node.op_type == "FusedGemm";
   const auto& in = r.inputs;
-  if (in.size() < 2 || !is_float32(in[0]) || !is_float32(in[1]) || !in[0].layout.plain() || !in[1].layout.plain())
+  if (in.size() < 2 || !is_float(in[0]) || in[1].type.dtype != in[0].type.dtype || !is_float(in[1]) ||
+      !in[0].layout.plain() || !in[1].layout.plain())
     return nullptr;
+  const dt data_type = dnnl_type(in[0].type.dtype);
   Shape a = in[0].type.shape, b = in[1].type.shape;
   if (a.size() < 2 || b.size() < 2) return nullptr;
   const Shape& y = r.outputs[0].shape;
@@ -60,7 +62,7 @@ std::unique_ptr<Kernel> compile_matmul(const KernelRequest& r) {
   const float beta = gemm ? node.attr_float("beta", 1.f) : 1.f;
   const bool trans_a = gemm && node.attr_int("transA", 0), trans_b = gemm && node.attr_int("transB", 0);
   const Tensor* weights = in[1].constant;
-  if (alpha != 1.f && !weights) return nullptr;
+  if (alpha != 1.f && !weights) return nullptr;  // alpha is folded into constant weights only
 
   // Shapes as oneDNN sees them: equal ranks; a constant matrix B lets every leading dim of A fold into rows.
   dnnl::memory::dims src_dims, wei_dims, dst_dims;
@@ -94,13 +96,12 @@ std::unique_ptr<Kernel> compile_matmul(const KernelRequest& r) {
   const size_t bias_input = 2;
   if (present(r, bias_input) && !(gemm && beta == 0.f)) {
     const ValueDesc& c = in[bias_input];
-    if (!is_float32(c) || !c.constant || !c.layout.plain()) return nullptr;
+    if (!is_float(c) || !c.constant || !c.layout.plain()) return nullptr;
     const int64_t count = c.constant->numel();
     const Shape& cs = c.type.shape;
     bool row = count == n && (cs.size() == 1 || (cs.size() == 2 && cs[0] == 1));
     if (count != 1 && !row) return nullptr;
-    const float* cv = c.constant->data<float>();
-    for (int64_t j = 0; j < n; ++j) bias.push_back(beta * cv[count == 1 ? 0 : j]);
+    for (int64_t j = 0; j < n; ++j) bias.push_back(beta * float(c.constant->as_double(count == 1 ? 0 : j)));
   }
 
   dnnl::post_ops ops;
@@ -109,26 +110,20 @@ std::unique_ptr<Kernel> compile_matmul(const KernelRequest& r) {
   attr.set_post_ops(ops);
 
   auto k = std::make_unique<MatMulKernel>();
-  k->src_md = matrix_desc(src_dims, trans_a);
-  k->weights_md = matrix_desc(wei_dims, trans_b);
-  k->dst_md = plain_desc(Shape(dst_dims.begin(), dst_dims.end()));
+  k->src_md = matrix_desc(src_dims, trans_a, data_type);
+  k->weights_md = matrix_desc(wei_dims, trans_b, data_type);
+  k->dst_md = plain_desc(Shape(dst_dims.begin(), dst_dims.end()), data_type);
   dnnl::memory::dims bias_dims(rank, 1);
   bias_dims.back() = n;
   dnnl::memory::desc bias_md = bias.empty() ? dnnl::memory::desc() : plain_desc(Shape(bias_dims.begin(), bias_dims.end()));
-  dnnl::memory::desc wei_pd_md = weights ? dnnl::memory::desc(wei_dims, dt::f32, tag::any) : k->weights_md;
+  dnnl::memory::desc wei_pd_md = weights ? dnnl::memory::desc(wei_dims, data_type, tag::any) : k->weights_md;
   dnnl::matmul::desc d(k->src_md, wei_pd_md, bias_md, k->dst_md);
   dnnl::matmul::primitive_desc pd(d, attr, engine());
+  if (reference_half_precision(in[0].type.dtype, pd)) return nullptr;
   k->primitive = dnnl::matmul(pd);
   k->impl = pd.impl_info_str();
-  if (weights) {
-    Tensor scaled = *weights;
-    if (alpha != 1.f) {
-      scaled = weights->clone();
-      float* v = scaled.data<float>();
-      for (int64_t i = 0; i < scaled.numel(); ++i) v[i] *= alpha;
-    }
-    k->weights = pack_constant(scaled, k->weights_md, pd.weights_desc());
-  }
+  // bf16 weights: alpha * B is rounded to bf16 once more (exact when alpha is a power of two, 1 in most models).
+  if (weights) k->weights = pack_constant(*weights, k->weights_md, pd.weights_desc(), alpha);
   if (!bias.empty()) {
     Tensor t = Tensor::from_vector<float>({n}, bias);
     k->bias = pack_constant(t, bias_md, pd.bias_desc());

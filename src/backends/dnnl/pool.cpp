@@ -42,7 +42,7 @@ std::unique_ptr<Kernel> compile_pool(const KernelRequest& r) {
   const DType type = r.inputs[0].type.dtype;
   const bool max = node.op_type.find("Max") != std::string::npos;
   // Max pooling only selects values: it runs on the quantized bytes of int8 models as well.
-  if (!is_float32(r.inputs[0]) && !(max && (type == DType::Int8 || type == DType::UInt8))) return nullptr;
+  if (!is_float(r.inputs[0]) && !(max && (type == DType::Int8 || type == DType::UInt8))) return nullptr;
   auto src_md = value_desc(r.inputs[0]);
   const Shape& x = r.inputs[0].type.shape;
   if (!src_md || x.size() < 3 || x.size() > 5) return nullptr;
@@ -86,6 +86,7 @@ std::unique_ptr<Kernel> compile_pool(const KernelRequest& r) {
                                    dnnl::memory::dims(kernel.begin(), kernel.end()), dil,
                                    dnnl::memory::dims(pads_begin.begin(), pads_begin.end()), pad_r);
   dnnl::pooling_v2_forward::primitive_desc pd(d, engine());
+  if (reference_half_precision(type, pd)) return nullptr;
   auto k = std::make_unique<PrimitiveKernel>();
   k->primitive = dnnl::pooling_v2_forward(pd);
   k->src_mds = {*src_md};
@@ -103,14 +104,15 @@ std::unique_ptr<Kernel> compile_concat(const KernelRequest& r) {
   if (y.size() != 4 || axis != 1) return nullptr;  // channel concatenation of images: where blocked layouts flow
   std::vector<dnnl::memory::desc> srcs;
   bool any_blocked = false;
+  const DType type = r.inputs[0].type.dtype;
   for (const ValueDesc& v : r.inputs) {
     auto md = value_desc(v);
-    if (!is_float32(v) || !md || v.constant) return nullptr;
+    if (!is_float(v) || v.type.dtype != type || !md || v.constant) return nullptr;
     any_blocked |= !v.layout.plain();
     srcs.push_back(*md);
   }
   if (!any_blocked) return nullptr;  // plain concatenation is a copy the CPU backend does as well
-  dnnl::concat::primitive_desc pd(dnnl::memory::desc(to_dims(y), dt::f32, tag::any), int(axis), srcs, engine());
+  dnnl::concat::primitive_desc pd(dnnl::memory::desc(to_dims(y), dnnl_type(type), tag::any), int(axis), srcs, engine());
   auto k = std::make_unique<PrimitiveKernel>();
   k->primitive = dnnl::concat(pd);
   k->src_mds = srcs;

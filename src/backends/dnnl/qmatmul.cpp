@@ -1,8 +1,10 @@
-// QLinearMatMul on oneDNN's integer matmul: A (u8 or s8, per-tensor scale and zero point, any leading dims folded
-// into rows) times a constant 2-D B (s8, or centered into s8 when it has zero points), requantized in the
-// epilogue: per-column factor a_scale * b_scale[n] / y_scale as output scales, rounded (as the reference rounds,
-// before the zero point: see round_before_zero_point), then the output zero point as oneDNN's. A's zero point is
-// folded into an int32 bias, -a_zp * (column sum of B): exact, since a product has no padding.
+// QLinearMatMul and infera.QuantizedGemm on oneDNN's integer matmul: A (u8 or s8, per-tensor scale and zero point,
+// any leading dims folded into rows) times a constant 2-D B (s8, or centered into s8 when it has zero points;
+// QuantizedGemm's transB transposed once), with the per-column factor a_scale * b_scale[n] (/ y_scale) as output
+// scales. A's zero point is folded into an int32 bias, -a_zp * (column sum of B): exact, since a product has no
+// padding. QLinearMatMul requantizes in the epilogue: rounded (as the reference rounds, before the zero point: see
+// round_before_zero_point), then the output zero point as oneDNN's. QuantizedGemm stays float and adds its float C
+// as a binary post-op.
 #include <cstdint>
 
 #include "backends/dnnl/dnnl_common.h"
@@ -21,6 +23,7 @@ class QMatMulKernel final : public Kernel {
                                                {DNNL_ARG_WEIGHTS, weights.memory},
                                                {DNNL_ARG_DST, wrap(dst_md, *out[0])}};
     if (bias.storage) args[DNNL_ARG_BIAS] = bias.memory;
+    if (addend.storage) args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1] = addend.memory;
     if (dst_zero_point.get(true)) args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST] = dst_zero_point;
     primitive.execute(s, args);
     s.wait();
@@ -30,6 +33,7 @@ class QMatMulKernel final : public Kernel {
   dnnl::matmul primitive;
   dnnl::memory::desc src_md, dst_md;
   PackedConstant weights, bias;
+  PackedConstant addend;  // QuantizedGemm's C, [1, n] float
   dnnl::memory dst_zero_point;
   int32_t zero_point = 0;  // the output's, when not 0
   std::string impl;
@@ -47,16 +51,31 @@ bool params(const ValueDesc* v, int64_t count, double dflt, std::vector<double>&
   return true;
 }
 
+// B as [k, n], transposed from [n, k] when `transposed`.
+Tensor columns_last(const Tensor& b, bool transposed) {
+  if (!transposed) return b;
+  const int64_t n = b.dim(0), k = b.dim(1);
+  Tensor out(b.dtype(), {k, n});
+  const auto* from = static_cast<const uint8_t*>(b.raw());
+  auto* to = static_cast<uint8_t*>(out.raw());
+  for (int64_t c = 0; c < n; ++c)
+    for (int64_t j = 0; j < k; ++j) to[j * n + c] = from[c * k + j];
+  return out;
+}
+
 }  // namespace
 
 std::unique_ptr<Kernel> compile_qlinear_matmul(const KernelRequest& r) {
   const auto& in = r.inputs;
-  if (in.size() < 8 || !is_quantized8(in[0].type.dtype) || !in[0].layout.plain() || !in[3].constant ||
-      !is_quantized8(in[3].type.dtype) || !is_quantized8(r.outputs[0].dtype))
+  const bool float_output = r.node.op_type == "QuantizedGemm";
+  if (in.size() < (float_output ? 6u : 8u) || !is_quantized8(in[0].type.dtype) || !in[0].layout.plain() ||
+      !in[3].constant || !is_quantized8(in[3].type.dtype) || in[3].constant->rank() != 2 ||
+      !(float_output ? r.outputs[0].dtype == DType::Float32 : is_quantized8(r.outputs[0].dtype)))
     return nullptr;
+  const Tensor b_columns = columns_last(*in[3].constant, float_output && r.node.attr_int("transB", 0) != 0);
   const Shape& a = in[0].type.shape;
-  const Shape& b = in[3].type.shape;
-  if (a.size() < 2 || b.size() != 2 || a.back() != b[0]) return nullptr;
+  const Shape& b = b_columns.shape();
+  if (a.size() < 2 || a.back() != b[0]) return nullptr;
   const int64_t k_dim = b[0], n = b[1];
   int64_t rows = 1;
   for (size_t d = 0; d + 1 < a.size(); ++d) rows *= a[d];
@@ -64,7 +83,12 @@ std::unique_ptr<Kernel> compile_qlinear_matmul(const KernelRequest& r) {
   std::vector<double> a_scale, a_zp, b_scale, b_zp, y_scale, y_zp;
   auto param = [&](size_t i) { return i < in.size() ? &in[i] : nullptr; };
   if (!params(param(1), 1, 1, a_scale) || !params(param(2), 1, 0, a_zp) || !params(param(4), n, 1, b_scale) ||
-      !params(param(5), n, 0, b_zp) || !params(param(6), 1, 1, y_scale) || !params(param(7), 1, 0, y_zp))
+      !params(param(5), n, 0, b_zp) || !params(float_output ? nullptr : param(6), 1, 1, y_scale) ||
+      !params(float_output ? nullptr : param(7), 1, 0, y_zp))
+    return nullptr;
+  const Tensor* addend = float_output && in.size() > 6 ? in[6].constant : nullptr;
+  if (float_output && in.size() > 6 && in[6].type.dtype != DType::Undefined &&
+      !(addend && addend->dtype() == DType::Float32 && addend->numel() == n && addend->shape().back() == n))
     return nullptr;
 
   // B minus its (per-column) zero point, as int8; A's zero point times each column's sum, as a bias.
@@ -72,7 +96,7 @@ std::unique_ptr<Kernel> compile_qlinear_matmul(const KernelRequest& r) {
   int8_t* wv = weights.data<int8_t>();
   std::vector<int64_t> column_sum(static_cast<size_t>(n), 0);
   for (int64_t i = 0; i < weights.numel(); ++i) {
-    const int64_t v = in[3].constant->as_int(i) - int64_t(b_zp[b_zp.size() == 1 ? 0 : size_t(i % n)]);
+    const int64_t v = b_columns.as_int(i) - int64_t(b_zp[b_zp.size() == 1 ? 0 : size_t(i % n)]);
     if (v < -128 || v > 127) return nullptr;
     wv[i] = int8_t(v);
     column_sum[size_t(i % n)] += v;
@@ -92,10 +116,13 @@ std::unique_ptr<Kernel> compile_qlinear_matmul(const KernelRequest& r) {
   const int32_t dst_zp = int32_t(y_zp[0]);
   if (dst_zp != 0) attr.set_zero_points(DNNL_ARG_DST, 0, {DNNL_RUNTIME_S32_VAL});
   dnnl::post_ops ops;
-  round_before_zero_point(ops);
+  const dnnl::memory::desc addend_md = plain_desc({1, n}, dt::f32);
+  if (addend) ops.append_binary(dnnl::algorithm::binary_add, addend_md);
+  if (!float_output) round_before_zero_point(ops);
   attr.set_post_ops(ops);
 
   auto k = std::make_unique<QMatMulKernel>();
+  if (addend) k->addend = pack_constant(*addend, addend_md, addend_md);
   k->src_md = plain_desc({rows, k_dim}, dnnl_type(in[0].type.dtype));
   k->dst_md = plain_desc({rows, n}, dnnl_type(r.outputs[0].dtype));
   const dnnl::memory::desc bias_md = src_zp != 0 ? plain_desc({1, n}, dt::s32) : dnnl::memory::desc();

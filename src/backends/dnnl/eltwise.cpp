@@ -1,0 +1,132 @@
+// Elementwise Add/Sub/Mul/Div and single-step activations (Relu, Clip, Sigmoid, ...) on oneDNN's binary and eltwise
+// primitives, for bf16 and fp16 values only: fp32 ones run on the CPU backend's AVX-512 kernels. In a Cast writer's
+// bf16 model these nodes sit between convolutions (a residual Add and Clip the passes could not fuse): here they
+// read and write the convolutions' layout, so the values stay in it, and compute in fp32 with one rounding to bf16,
+// as the reference kernels do.
+#include <map>
+
+#include "backends/dnnl/dnnl_common.h"
+
+namespace infera::dnnl_backend {
+namespace {
+
+using tag = dnnl::memory::format_tag;
+
+bool is_half(const ValueDesc& v) {
+  return (v.type.dtype == DType::BFloat16 || v.type.dtype == DType::Float16) && v.type.shape_known;
+}
+
+// One primitive over one or two inputs, writing in the layout of the first (which it may overwrite).
+class ElementwiseKernel final : public Kernel {
+ public:
+  void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) override {
+    dnnl::stream& s = stream();
+    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_DST, wrap(dst_md, *out[0])}};
+    for (size_t i = 0; i < src_mds.size(); ++i) args[DNNL_ARG_SRC_0 + int(i)] = wrap(src_mds[i], *in[input_of[i]]);
+    primitive.execute(s, args);
+    s.wait();
+  }
+  Layout output_layout(int) const override { return layout_of(dst_md, dst_shape); }
+  int inplace_input(int) const override { return dst_md == src_mds[0] ? int(input_of[0]) : -1; }
+  std::string describe() const override { return "dnnl " + what; }
+
+  dnnl::primitive primitive;
+  std::vector<dnnl::memory::desc> src_mds;  // the primitive's sources, in its order
+  std::vector<size_t> input_of;             // the node input each source reads
+  dnnl::memory::desc dst_md;
+  Shape dst_shape;
+  std::string what;
+};
+
+// A plain input that broadcasts to `shape` (numpy rules), as oneDNN's second binary source: the same rank, 1 where
+// it repeats. nullopt when it does not broadcast that way.
+std::optional<dnnl::memory::desc> broadcast_desc(const ValueDesc& v, const Shape& shape) {
+  const Shape& s = v.type.shape;
+  if (!v.layout.plain() || s.size() > shape.size()) return std::nullopt;
+  Shape padded(shape.size() - s.size(), 1);
+  padded.insert(padded.end(), s.begin(), s.end());
+  for (size_t d = 0; d < shape.size(); ++d)
+    if (padded[d] != shape[d] && padded[d] != 1) return std::nullopt;
+  return plain_desc(padded, dnnl_type(v.type.dtype));
+}
+
+// The activation a plain ONNX node computes, as eltwise_steps names it, with its parameters; "" when none.
+std::string activation_of(const KernelRequest& r, std::vector<float>& params) {
+  const Node& n = r.node;
+  const std::string& op = n.op_type;
+  if (op == "Relu" || op == "Sigmoid" || op == "Tanh" || op == "HardSwish") return op;
+  if (op == "LeakyRelu") {
+    params = {n.attr_float("alpha", 0.01f)};
+    return op;
+  }
+  if (op == "Gelu") return n.attr_string("approximate", "none") == "tanh" ? "GeluTanh" : "Gelu";
+  if (op != "Clip") return "";
+  params = {-3.4e38f, 3.4e38f};  // absent bounds
+  if (n.opset < 11) {
+    params = {n.attr_float("min", params[0]), n.attr_float("max", params[1])};
+    return op;
+  }
+  for (size_t k = 1; k < 3 && k < r.inputs.size(); ++k) {
+    if (r.inputs[k].type.dtype == DType::Undefined) continue;
+    if (!r.inputs[k].constant || r.inputs[k].constant->numel() != 1) return "";
+    params[k - 1] = float(r.inputs[k].constant->as_double(0));
+  }
+  return op;
+}
+
+std::unique_ptr<ElementwiseKernel> make_kernel(const dnnl::primitive_desc_base& pd, dnnl::primitive primitive,
+                                               std::vector<dnnl::memory::desc> srcs, std::vector<size_t> input_of,
+                                               const Shape& shape, const std::string& name) {
+  auto k = std::make_unique<ElementwiseKernel>();
+  k->primitive = std::move(primitive);
+  k->src_mds = std::move(srcs);
+  k->input_of = std::move(input_of);
+  k->dst_md = pd.dst_desc();
+  k->dst_shape = shape;
+  k->what = name + " " + pd.impl_info_str();
+  return k;
+}
+
+}  // namespace
+
+std::unique_ptr<Kernel> compile_binary(const KernelRequest& r) {
+  static const std::map<std::string, dnnl::algorithm> algorithms = {
+      {"Add", dnnl::algorithm::binary_add}, {"Sub", dnnl::algorithm::binary_sub},
+      {"Mul", dnnl::algorithm::binary_mul}, {"Div", dnnl::algorithm::binary_div}};
+  const auto alg = algorithms.find(r.node.op_type);
+  if (alg == algorithms.end() || r.inputs.size() != 2 || r.outputs.size() != 1) return nullptr;
+  const ValueDesc &a = r.inputs[0], &b = r.inputs[1];
+  if (!is_half(a) || b.type.dtype != a.type.dtype || !is_half(b)) return nullptr;
+  const Shape& y = r.outputs[0].shape;
+  // oneDNN's first source has the output's shape; the second may broadcast. Add and Mul commute.
+  size_t first = 0;
+  if (a.type.shape != y) {
+    if (b.type.shape != y || (r.node.op_type != "Add" && r.node.op_type != "Mul")) return nullptr;
+    first = 1;
+  }
+  const ValueDesc &src0 = r.inputs[first], &src1 = r.inputs[1 - first];
+  auto md0 = value_desc(src0);
+  auto md1 = src1.type.shape == y ? value_desc(src1) : broadcast_desc(src1, y);
+  if (!md0 || !md1) return nullptr;
+  dnnl::binary::desc d(alg->second, *md0, *md1, dnnl::memory::desc(to_dims(y), md0->data_type(), tag::any));
+  dnnl::binary::primitive_desc pd(d, engine());
+  if (reference_half_precision(a.type.dtype, pd)) return nullptr;
+  return make_kernel(pd, dnnl::binary(pd), {*md0, *md1}, {first, 1 - first}, y, "binary " + r.node.op_type);
+}
+
+std::unique_ptr<Kernel> compile_eltwise(const KernelRequest& r) {
+  if (r.inputs.empty() || !is_half(r.inputs[0]) || r.outputs.size() != 1) return nullptr;
+  std::vector<float> params;
+  const std::string activation = activation_of(r, params);
+  const std::vector<EltwiseStep> steps = eltwise_steps(activation, params);
+  if (steps.size() != 1) return nullptr;  // none, or several (HardSigmoid): the reference kernel runs it
+  auto md = value_desc(r.inputs[0]);
+  if (!md) return nullptr;
+  dnnl::eltwise_forward::desc d(dnnl::prop_kind::forward_inference, steps[0].algorithm, *md, steps[0].alpha,
+                                steps[0].beta);
+  dnnl::eltwise_forward::primitive_desc pd(d, engine());
+  if (reference_half_precision(r.inputs[0].type.dtype, pd)) return nullptr;
+  return make_kernel(pd, dnnl::eltwise_forward(pd), {*md}, {0}, r.inputs[0].type.shape, "eltwise " + r.node.op_type);
+}
+
+}  // namespace infera::dnnl_backend
