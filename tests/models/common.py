@@ -126,23 +126,29 @@ class Env:
         return outs
 
     # ---- infera ----
+    def infera_cli(self, *args, threads=True):
+        """stdout of `infera ARGS`, with the suite's --threads when `threads` and one is set. Raises InferaError
+        with infera's message when it exits non-zero."""
+        cmd = [self.infera] + [str(a) for a in args]
+        if threads and self.threads:
+            cmd += ["--threads", str(self.threads)]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            msg = (r.stderr.strip() or r.stdout.strip()).splitlines()
+            raise InferaError(msg[-1] if msg else f"exit code {r.returncode}")
+        return r.stdout
+
     def run_infera(self, model, inputs, shapes=None, extra=()):
         """infera's outputs for `inputs` (list of arrays in graph-input order, or of (name, array) pairs).
         Raises InferaError with infera's message when it exits non-zero."""
         with tempfile.TemporaryDirectory(prefix="infera-run-") as tmp:
-            cmd = [self.infera, "run", model]
+            args = ["run", model]
             for a in _write_inputs(tmp, _named(inputs)):
-                cmd += ["--input", a]
+                args += ["--input", a]
             for name, shape in (shapes or {}).items():
-                cmd += ["--shape", f"{name}={'x'.join(str(d) for d in shape)}"]
-            if self.threads:
-                cmd += ["--threads", str(self.threads)]
+                args += ["--shape", f"{name}={'x'.join(str(d) for d in shape)}"]
             out = os.path.join(tmp, "out")
-            cmd += ["--output-dir", out] + list(extra)
-            r = subprocess.run(cmd, capture_output=True, text=True)
-            if r.returncode != 0:
-                msg = (r.stderr.strip() or r.stdout.strip() or f"exit code {r.returncode}").splitlines()
-                raise InferaError(msg[-1] if msg else f"exit code {r.returncode}")
+            self.infera_cli(*args, "--output-dir", out, *extra)
             return _read_outputs(out)
 
     def run_infera_many(self, model, inputs, shapes=None):

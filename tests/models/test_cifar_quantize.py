@@ -17,7 +17,6 @@ machine. Exits 0 when all pass, 1 on any failure, 77 (skip) without ../shared or
 """
 import json
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -34,10 +33,7 @@ MIN_AGREEMENT = 0.97
 
 
 def infera(env, *args):
-    r = subprocess.run([env.infera, *args, "--threads", "1", "--json"], capture_output=True, text=True)
-    if r.returncode != 0:
-        raise common.InferaError((r.stderr.strip() or r.stdout.strip() or "failed").splitlines()[-1])
-    return json.loads(r.stdout)
+    return json.loads(env.infera_cli(*args, "--threads", "1", "--json", threads=False))
 
 
 def data_files(env):

@@ -21,7 +21,6 @@ Exits 0 when all pass, 1 on any failure, 77 (skip) without ../shared or ONNX Run
 """
 import json
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -36,14 +35,7 @@ ORT_RESNET8_INT8 = 0.7565  # ../shared/README.md: ONNX Runtime on the 10,000 CIF
 
 
 def infera_eval(env, model, data, *extra):
-    cmd = [env.infera, "eval", model, "--data", data, "--json"] + list(extra)
-    if env.threads:
-        cmd += ["--threads", env.threads]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        msg = (r.stderr.strip() or r.stdout.strip() or f"exit code {r.returncode}").splitlines()
-        raise common.InferaError(msg[-1])
-    return json.loads(r.stdout)
+    return json.loads(env.infera_cli("eval", model, "--data", data, "--json", *extra))
 
 
 def ort_counts(logits, labels):

@@ -18,7 +18,6 @@ Exits 0 when all pass, 1 on any failure, 77 (skip) without ../shared.
 """
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -30,17 +29,6 @@ BUDGET = 0.5  # top-1 points
 VARIANTS = 12  # fp32, fp16, bf16, int8 x 4 methods x 2 granularities, int4-weight
 
 
-def infera(env, *args):
-    cmd = [env.infera] + [str(a) for a in args]
-    if env.threads:
-        cmd += ["--threads", env.threads]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        msg = (r.stderr.strip() or r.stdout.strip() or f"exit code {r.returncode}").splitlines()
-        raise common.InferaError(msg[-1])
-    return r.stdout
-
-
 def imagenet_flags(folder):
     return ["--preprocess", "imagenet", "--labels", os.path.join(folder, "labels.tsv")]
 
@@ -50,11 +38,11 @@ def test_mixed_precision(env, table, tmp):
     out = os.path.join(tmp, "plan.onnx")
     t = Timer()
     with t:
-        plan = json.loads(infera(env, "quantize", model, "-o", out, "--calib", folder, "--limit", 50, "--spread",
+        plan = json.loads(env.infera_cli("quantize", model, "-o", out, "--calib", folder, "--limit", 50, "--spread",
                                  "--eval", folder, "--eval-limit", 100, "--sensitivity-samples", 8,
                                  "--max-accuracy-drop", BUDGET, "--latency-runs", 3, "--json",
                                  *imagenet_flags(folder)))
-        check = json.loads(infera(env, "eval", out, "--data", folder, "--limit", 100, "--spread", "--json",
+        check = json.loads(env.infera_cli("eval", out, "--data", folder, "--limit", 100, "--spread", "--json",
                                   *imagenet_flags(folder)))
     n = plan["samples"]
     fp32, got = round(plan["fp32"]["top1"] * n), round(plan["plan"]["top1"] * n)
@@ -81,7 +69,7 @@ def test_sweep(env, table, tmp):
     out = os.path.join(tmp, "sweep")
     t = Timer()
     with t:
-        infera(env, "quantize", model, "--sweep", "-o", out, "--calib", folder, "--limit", 20, "--eval", folder,
+        env.infera_cli("quantize", model, "--sweep", "-o", out, "--calib", folder, "--limit", 20, "--eval", folder,
                "--eval-limit", 16, "--latency-runs", 3, *imagenet_flags(folder))
     with open(os.path.join(out, "sweep.json")) as f:
         report = json.load(f)

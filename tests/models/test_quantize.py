@@ -20,7 +20,6 @@ Exits 0 when all pass, 1 on any failure, 77 (skip) without ../shared or ONNX Run
 """
 import json
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -41,13 +40,10 @@ CASES = [
 
 def quantize(env, src, name, flags):
     out = os.path.join(env.cache, f"quantize-mobilenetv2-12-{name}.onnx")
-    cmd = [env.infera, "quantize", src, "-o", out, "--json"] + flags
+    args = ["quantize", src, "-o", out, "--json"] + flags
     if "int8" in name:
-        cmd += ["--calib", env.data("imagenet-sample"), "--preprocess", "imagenet", "--calib-limit", str(CALIB_IMAGES)]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise common.InferaError((r.stderr.strip() or r.stdout.strip()).splitlines()[-1])
-    return out, json.loads(r.stdout)
+        args += ["--calib", env.data("imagenet-sample"), "--preprocess", "imagenet", "--calib-limit", CALIB_IMAGES]
+    return out, json.loads(env.infera_cli(*args, threads=False))
 
 
 def logits(env, model, x, engine):
