@@ -22,34 +22,26 @@ void put(json& j, const char* field, const Sourced& s, Quantity quantity) {
   if (s.known() || !s.source.empty()) j[field] = sourced_json(s, quantity);
 }
 
-json peaks_json(const std::map<std::string, Sourced>& peaks) {
+// {"fp32": number, ...} by precision: peaks (operations/s) or matrix-kernel efficiencies (fractions in (0, 1]).
+json precision_map_json(const std::map<std::string, Sourced>& values, Quantity quantity) {
   json j = json::object();
-  for (const auto& [precision, s] : peaks)
-    if (s.known()) j[precision] = sourced_json(s, Quantity::ops_per_s, precision.rfind("int", 0) == 0);
+  for (const auto& [precision, s] : values)
+    if (s.known()) j[precision] = sourced_json(s, quantity, precision.rfind("int", 0) == 0);
   return j;
 }
 
-std::map<std::string, Sourced> read_peak_map(const json& object, const std::string& file, const std::string& path) {
+std::map<std::string, Sourced> read_precision_map(const json& object, const std::string& file, const std::string& path,
+                                                  Quantity quantity) {
   FieldReader r(object, file, path);
   r.only(kPrecisions);
-  std::map<std::string, Sourced> peaks;
-  for (const std::string& precision : kPrecisions)
-    if (r.has(precision)) peaks[precision] = r.sourced(precision, Quantity::ops_per_s);
-  return peaks;
-}
-
-// {"fp32": {"value": 0.95, "source": ...}, ...}: fractions in (0, 1] by precision.
-std::map<std::string, Sourced> read_fraction_map(const json& object, const std::string& file, const std::string& path) {
-  FieldReader r(object, file, path);
-  r.only(kPrecisions);
-  std::map<std::string, Sourced> fractions;
+  std::map<std::string, Sourced> values;
   for (const std::string& precision : kPrecisions) {
     if (!r.has(precision)) continue;
-    const Sourced s = r.sourced(precision, Quantity::count);
-    if (!(s.value > 0 && s.value <= 1)) r.fail(precision, "must be a fraction in (0, 1]");
-    fractions[precision] = s;
+    const Sourced s = r.sourced(precision, quantity);
+    if (quantity == Quantity::count && !(s.value > 0 && s.value <= 1)) r.fail(precision, "must be a fraction in (0, 1]");
+    values[precision] = s;
   }
-  return fractions;
+  return values;
 }
 
 std::vector<CacheLevel> read_caches(const FieldReader& device, const std::string& file) {
@@ -119,8 +111,9 @@ Device device_from_json(const json& j, const std::string& file) {
   if (!r.has("kind")) r.fail("kind", "missing (one of " + joined(kKinds) + ")");
   d.kind = r.one_of("kind", kKinds, "");
   d.notes = r.string("notes");
-  if (r.has("peak_ops")) d.peak_ops = read_peak_map(r.at("peak_ops"), file, "peak_ops");
-  if (r.has("peak_ops_per_core")) d.peak_ops_per_core = read_peak_map(r.at("peak_ops_per_core"), file, "peak_ops_per_core");
+  if (r.has("peak_ops")) d.peak_ops = read_precision_map(r.at("peak_ops"), file, "peak_ops", Quantity::ops_per_s);
+  if (r.has("peak_ops_per_core"))
+    d.peak_ops_per_core = read_precision_map(r.at("peak_ops_per_core"), file, "peak_ops_per_core", Quantity::ops_per_s);
   const Sourced cores = r.sourced("cores", Quantity::count);
   if (cores.value != std::floor(cores.value) || cores.value > 1e7) r.fail("cores", "expected a whole number");
   d.cores = static_cast<int>(cores.value);
@@ -137,7 +130,8 @@ Device device_from_json(const json& j, const std::string& file) {
   d.price_usd = r.sourced("price_usd", Quantity::usd);
   d.price_per_hour_usd = r.sourced("price_per_hour_usd", Quantity::usd_per_hour);
   d.launch_overhead_s = r.sourced("launch_overhead_s", Quantity::seconds);
-  if (r.has("matrix_efficiency")) d.matrix_efficiency = read_fraction_map(r.at("matrix_efficiency"), file, "matrix_efficiency");
+  if (r.has("matrix_efficiency"))
+    d.matrix_efficiency = read_precision_map(r.at("matrix_efficiency"), file, "matrix_efficiency", Quantity::count);
   d.interconnect = r.string("interconnect");
   d.interconnect_bandwidth = r.sourced("interconnect_bandwidth", Quantity::bytes_per_s);
   d.isa = r.strings("isa");
@@ -160,8 +154,8 @@ json device_to_json(const Device& d) {
   j["display_name"] = d.display_name;
   j["kind"] = d.kind;
   if (!d.notes.empty()) j["notes"] = d.notes;
-  j["peak_ops"] = peaks_json(d.peak_ops);
-  if (!d.peak_ops_per_core.empty()) j["peak_ops_per_core"] = peaks_json(d.peak_ops_per_core);
+  j["peak_ops"] = precision_map_json(d.peak_ops, Quantity::ops_per_s);
+  if (!d.peak_ops_per_core.empty()) j["peak_ops_per_core"] = precision_map_json(d.peak_ops_per_core, Quantity::ops_per_s);
   if (d.cores > 0) j["cores"] = sourced_json({double(d.cores), d.cores_source}, Quantity::count);
   put(j, "memory_bytes", d.memory_bytes, Quantity::bytes);
   put(j, "memory_bandwidth", d.memory_bandwidth, Quantity::bytes_per_s);
@@ -183,11 +177,7 @@ json device_to_json(const Device& d) {
   put(j, "price_usd", d.price_usd, Quantity::usd);
   put(j, "price_per_hour_usd", d.price_per_hour_usd, Quantity::usd_per_hour);
   put(j, "launch_overhead_s", d.launch_overhead_s, Quantity::seconds);
-  if (!d.matrix_efficiency.empty()) {
-    j["matrix_efficiency"] = json::object();
-    for (const auto& [precision, e] : d.matrix_efficiency)
-      if (e.known()) j["matrix_efficiency"][precision] = sourced_json(e, Quantity::count);
-  }
+  if (!d.matrix_efficiency.empty()) j["matrix_efficiency"] = precision_map_json(d.matrix_efficiency, Quantity::count);
   if (!d.interconnect.empty()) j["interconnect"] = d.interconnect;
   put(j, "interconnect_bandwidth", d.interconnect_bandwidth, Quantity::bytes_per_s);
   if (d.systolic) {
