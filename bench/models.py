@@ -22,10 +22,20 @@ FILE_MODELS = {"mobilenetv2-12": (os.path.join(SHARED_MODELS, "mobilenetv2-12-fp
 # int8 QDQ copies of exported models (name -> the fp32 model), written by make_qdq.py as ONNX Runtime's quantizer
 # places the pairs (per-channel int8 weights, uint8 activations calibrated min-max on the benchmark input).
 QUANTIZED = {"resnet50_int8": "resnet50", "mobilenet_v2_int8": "mobilenet_v2"}
-# bf16 copies (name -> the fp32 model) written by `infera quantize --precision bf16`: Casts at the edges, bf16
-# inside, opset 22 (ONNX Runtime 1.30 has no bf16 Conv on the CPU, so only infera runs them).
-BF16 = {"resnet50_bf16": "resnet50", "mobilenet_v2_bf16": "mobilenet_v2"}
-LOWER_PRECISION = {**QUANTIZED, **BF16}  # every lower-precision copy -> its fp32 model
+# Copies written by `infera quantize` (name -> (the fp32 model, its flags)):
+# - int8 as infera's own quantizer writes it (per-channel weights, MSE calibration on the benchmark input): the
+#   residual stream stays float, so a block's last convolution has a float result;
+# - bf16: Casts at the edges, bf16 inside, opset 22 (ONNX Runtime 1.30 has no bf16 Conv on the CPU, so only infera
+#   runs them).
+INFERA_INT8 = ("--precision", "int8", "--per-channel", "--method", "mse")
+INFERA_QUANTIZED = {"resnet50_int8_infera": ("resnet50", INFERA_INT8),
+                    "mobilenet_v2_int8_infera": ("mobilenet_v2", INFERA_INT8),
+                    "mobilenetv2-12_int8_infera": ("mobilenetv2-12", INFERA_INT8),
+                    "resnet50_bf16": ("resnet50", ("--precision", "bf16")),
+                    "mobilenet_v2_bf16": ("mobilenet_v2", ("--precision", "bf16"))}
+BF16 = tuple(n for n, (_, flags) in INFERA_QUANTIZED.items() if "bf16" in flags)
+# every lower-precision copy -> its fp32 model
+LOWER_PRECISION = {**QUANTIZED, **{n: base for n, (base, _) in INFERA_QUANTIZED.items()}}
 ALL = TORCHVISION + TRANSFORMERS + tuple(FILE_MODELS) + tuple(LOWER_PRECISION)
 
 

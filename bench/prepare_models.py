@@ -5,8 +5,9 @@ usage: /usr/bin/python3 bench/prepare_models.py [--infera BIN] CACHE_DIR NAME...
 
 For each NAME: CACHE_DIR/NAME.onnx, the inputs as CACHE_DIR/NAME.inputs/<input>.npy, and (for models built in
 PyTorch) PyTorch's output on them as CACHE_DIR/NAME.reference.npy. Models given as files are linked, not copied.
-The int8 models (models.QUANTIZED) are QDQ copies of their fp32 model written by make_qdq.py, which calibrates with
-`BIN calibrate` (default build/infera); the bf16 models (models.BF16) are written by `BIN quantize --precision bf16`.
+The int8 models of models.QUANTIZED are QDQ copies of their fp32 model written by make_qdq.py, which calibrates with
+`BIN calibrate` (default build/infera); those of models.INFERA_QUANTIZED (int8 and bf16) are written by
+`BIN quantize` with their flags, int8 calibrated on the benchmark input.
 Exit status 0 when every model is ready; otherwise 1, with one line per failure on stderr.
 """
 import os
@@ -72,14 +73,15 @@ def quantize(cache, name, infera):
     os.replace(tmp, paths(cache, name)[0])
 
 
-def cast_to_bf16(cache, name, infera):
+def infera_quantize(cache, name, infera):
     import subprocess
-    base = models.BF16[name]
+    base, flags = models.INFERA_QUANTIZED[name]
     if not os.path.exists(paths(cache, base)[0]):
-        export(cache, base)
-    write_inputs(cache, name)
+        (export if models.has_module(base) else link)(cache, base)
+    arrays = write_inputs(cache, name)
+    calib = ["--calib", os.path.join(paths(cache, name)[1], list(arrays)[0] + ".npy")] if "int8" in flags else []
     tmp = paths(cache, name)[0] + ".tmp.onnx"
-    done = subprocess.run([infera, "quantize", paths(cache, base)[0], "-o", tmp, "--precision", "bf16"],
+    done = subprocess.run([infera, "quantize", paths(cache, base)[0], "-o", tmp, *flags, *calib],
                           capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"infera quantize failed: {(done.stderr or done.stdout).strip()}")
@@ -106,8 +108,8 @@ def main():
         try:
             if name in models.QUANTIZED:
                 quantize(cache, name, infera)
-            elif name in models.BF16:
-                cast_to_bf16(cache, name, infera)
+            elif name in models.INFERA_QUANTIZED:
+                infera_quantize(cache, name, infera)
             else:
                 (export if models.has_module(name) else link)(cache, name)
             print(f"prepared {name}", file=sys.stderr)

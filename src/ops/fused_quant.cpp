@@ -13,6 +13,12 @@
 //   QuantizedGemm(A, a_scale, a_zp, B, b_scale, b_zp, C?)   attributes transB, axis (B's quantization axis)
 //     Y = Gemm(DequantizeLinear(A, a_scale, a_zp), DequantizeLinear(B, b_scale, b_zp, axis), C, transB)
 // A is 2-D and quantized per tensor; B is a 2-D constant, per tensor or per output column; C float.
+//
+// QuantizedConv: the same for a convolution (one that feeds a float residual Add, as in a ResNet block quantized with
+// its residual stream in float), with FusedConv's bias, residual and activation:
+//   QuantizedConv(X, x_scale, x_zp, W, w_scale, w_zp, B?, Z?)   Conv's attributes, activation, activation_params
+//     Y = FusedConv(DequantizeLinear(X, x_scale, x_zp), DequantizeLinear(W, w_scale, w_zp, axis 0), B, Z)
+// X is quantized per tensor; W is a constant, per tensor or per output channel; B and Z float.
 #include "ops/helpers.h"
 #include "ops/nested_call.h"
 
@@ -78,15 +84,32 @@ std::map<std::string, Attribute> only(const Node& n, const char* name) {
   return attrs;
 }
 
-NestedCall dequantize_call(const OpContext& ctx, int first, const char* attr) {
+NestedCall dequantize_call(const OpContext& ctx, int first, std::map<std::string, Attribute> attrs) {
   std::vector<TensorType> types;
   std::vector<const Tensor*> values;
   for (int i = first; i < first + 3; ++i) {
     types.push_back(ctx.has_input(i) ? ctx.input_type(i) : TensorType{});
     values.push_back(ctx.has_input(i) ? ctx.value(i) : nullptr);
   }
-  return NestedCall(ctx, "", "DequantizeLinear", kBaseOpset, only(ctx.node(), attr), std::move(types),
-                    std::move(values));
+  return NestedCall(ctx, "", "DequantizeLinear", kBaseOpset, std::move(attrs), std::move(types), std::move(values));
+}
+
+// The quantized data input (0) and weight input (3) of QuantizedGemm and QuantizedConv, dequantized; the weights
+// along `weight_axis`.
+struct Dequantized {
+  Dequantized(const OpContext& ctx, std::map<std::string, Attribute> weight_axis)
+      : x(dequantize_call(ctx, 0, {})), w(dequantize_call(ctx, 3, std::move(weight_axis))) {
+    x.infer();
+    w.infer();
+  }
+  NestedCall x, w;
+};
+
+// The float op's cost, with X and W read at their stored 8-bit size.
+Cost read_quantized(const OpContext& ctx, const Dequantized& d, Cost c) {
+  c.bytes_read += type_bytes(ctx.input_type(0)) + type_bytes(ctx.input_type(3)) - type_bytes(d.x.output_type()) -
+                  type_bytes(d.w.output_type());
+  return c;
 }
 
 // Gemm on the dequantized A and B (types, and values when running), and C.
@@ -98,38 +121,69 @@ NestedCall gemm_call(const OpContext& ctx, const TensorType& a, const TensorType
                     {a_value, b_value, ctx.has_input(kC) ? ctx.value(kC) : nullptr});
 }
 
+std::map<std::string, Attribute> gemm_weight_axis(const OpContext& ctx) { return only(ctx.node(), "axis"); }
+
 bool infer_quantized_gemm(OpContext& ctx) {
-  NestedCall a = dequantize_call(ctx, 0, "");
-  NestedCall b = dequantize_call(ctx, 3, "axis");
-  a.infer();
-  b.infer();
-  if (a.output_type().shape.size() != 2 || b.output_type().shape.size() != 2) ctx.fail("A and B must be 2-D");
-  NestedCall gemm = gemm_call(ctx, a.output_type(), b.output_type());
+  Dequantized d(ctx, gemm_weight_axis(ctx));
+  if (d.x.output_type().shape.size() != 2 || d.w.output_type().shape.size() != 2) ctx.fail("A and B must be 2-D");
+  NestedCall gemm = gemm_call(ctx, d.x.output_type(), d.w.output_type());
   gemm.infer();
   ctx.set_output(0, gemm.output_type().dtype, gemm.output_type().shape);
   return true;
 }
 
 void quantized_gemm(OpContext& ctx) {
-  NestedCall a_call = dequantize_call(ctx, 0, "");
-  NestedCall b_call = dequantize_call(ctx, 3, "axis");
-  const Tensor a = a_call.run(), b = b_call.run();
+  Dequantized d(ctx, gemm_weight_axis(ctx));
+  const Tensor a = d.x.run(), b = d.w.run();
   NestedCall gemm =
       gemm_call(ctx, TensorType{a.dtype(), a.shape(), true}, TensorType{b.dtype(), b.shape(), true}, &a, &b);
   ctx.set_output_tensor(0, gemm.run());
 }
 
-// The float Gemm's FLOPs, reading A and B at their stored 8-bit size.
 Cost quantized_gemm_cost(const OpContext& ctx) {
-  NestedCall a = dequantize_call(ctx, 0, "");
-  NestedCall b = dequantize_call(ctx, 3, "axis");
-  a.infer();
-  b.infer();
-  NestedCall gemm = gemm_call(ctx, a.output_type(), b.output_type());
-  Cost c = gemm.cost();
-  c.bytes_read += type_bytes(ctx.input_type(0)) + type_bytes(ctx.input_type(3)) - type_bytes(a.output_type()) -
-                  type_bytes(b.output_type());
-  return c;
+  Dequantized d(ctx, gemm_weight_axis(ctx));
+  return read_quantized(ctx, d, gemm_call(ctx, d.x.output_type(), d.w.output_type()).cost());
+}
+
+std::map<std::string, Attribute> conv_weight_axis(const OpContext&) {
+  Attribute output_channels;
+  output_channels.kind = Attribute::Kind::Int;
+  output_channels.i = 0;
+  return {{"axis", output_channels}};
+}
+
+// FusedConv on the dequantized X and W (types, and values when running), B and Z.
+NestedCall float_conv_call(const OpContext& ctx, const TensorType& x, const TensorType& w,
+                           const Tensor* x_value = nullptr, const Tensor* w_value = nullptr) {
+  constexpr int kB = 6, kResidual = 7;
+  std::vector<TensorType> types{x, w};
+  std::vector<const Tensor*> values{x_value, w_value};
+  for (int i : {kB, kResidual}) {
+    types.push_back(ctx.has_input(i) ? ctx.input_type(i) : TensorType{});
+    values.push_back(ctx.has_input(i) ? ctx.value(i) : nullptr);
+  }
+  return NestedCall(ctx, "infera", "FusedConv", 1, ctx.node().attrs, std::move(types), std::move(values));
+}
+
+bool infer_quantized_conv(OpContext& ctx) {
+  Dequantized d(ctx, conv_weight_axis(ctx));
+  NestedCall conv = float_conv_call(ctx, d.x.output_type(), d.w.output_type());
+  if (!conv.infer()) return false;
+  ctx.set_output(0, conv.output_type().dtype, conv.output_type().shape);
+  return true;
+}
+
+void quantized_conv(OpContext& ctx) {
+  Dequantized d(ctx, conv_weight_axis(ctx));
+  const Tensor x = d.x.run(), w = d.w.run();
+  NestedCall conv =
+      float_conv_call(ctx, TensorType{x.dtype(), x.shape(), true}, TensorType{w.dtype(), w.shape(), true}, &x, &w);
+  ctx.set_output_tensor(0, conv.run());
+}
+
+Cost quantized_conv_cost(const OpContext& ctx) {
+  Dequantized d(ctx, conv_weight_axis(ctx));
+  return read_quantized(ctx, d, float_conv_call(ctx, d.x.output_type(), d.w.output_type()).cost());
 }
 
 }  // namespace
@@ -144,6 +198,11 @@ void register_fused_quant_ops(OpTable& t) {
          .infer = infer_quantized_gemm,
          .compute = quantized_gemm,
          .cost = quantized_gemm_cost,
+         .domain = "infera"});
+  t.add({.name = "QuantizedConv",
+         .infer = infer_quantized_conv,
+         .compute = quantized_conv,
+         .cost = quantized_conv_cost,
          .domain = "infera"});
 }
 

@@ -1,6 +1,7 @@
 // Activation fusion: Conv / Gemm / MatMul, or their fused forms without an activation yet, followed by Relu, Clip
 // (constant bounds: ReLU6), Sigmoid, HardSigmoid, HardSwish, LeakyRelu, Tanh, Gelu (erf or tanh), or SiLU written
-// as x * Sigmoid(x), become infera.FusedConv / FusedGemm / FusedMatMul with `activation` and `activation_params`.
+// as x * Sigmoid(x), become infera.FusedConv / FusedGemm / FusedMatMul with `activation` and `activation_params`
+// (infera.QuantizedConv, an integer convolution with a float result, takes them as it is).
 // The base op's output must be read only by the activation (for SiLU: by the Sigmoid and the Mul).
 #include <cfloat>
 
@@ -56,7 +57,8 @@ std::string fused_name(const Node& n) {
     return "";
   }
   const bool fused = n.domain == "infera" &&
-                     (n.op_type == "FusedConv" || n.op_type == "FusedGemm" || n.op_type == "FusedMatMul");
+                     (n.op_type == "FusedConv" || n.op_type == "FusedGemm" || n.op_type == "FusedMatMul" ||
+                      n.op_type == "QuantizedConv");
   return fused && n.attr_string("activation", "").empty() ? n.op_type : "";
 }
 

@@ -1,20 +1,29 @@
 // Residual Add after a convolution: Add(conv(x, W) + B, z) becomes infera.FusedConv(x, W, B, Z = z) when the Conv
 // output is read by the Add alone and z has exactly the Conv output's shape and type. A later Relu then fuses as
-// FusedConv's activation (act(conv + Z), ResNet's block ending).
+// FusedConv's activation (act(conv + Z), ResNet's block ending). infera.QuantizedConv (an integer convolution with a
+// float result) takes Z the same way, as its input 7.
 #include "passes/passes.h"
 
 namespace infera {
 namespace {
 
-// A Conv, or a FusedConv with neither activation nor Z yet, whose output 0 is `value` and read once.
+// Where each convolution op takes Z; -1 for other ops.
+size_t residual_input(const Node& n) {
+  if (n.domain.empty()) return n.op_type == "Conv" ? 3 : size_t(-1);
+  if (n.domain != "infera") return size_t(-1);
+  return n.op_type == "FusedConv" ? 3 : n.op_type == "QuantizedConv" ? 7 : size_t(-1);
+}
+
+// A Conv, or a FusedConv or QuantizedConv with neither activation nor Z yet, whose output 0 is `value` and read once.
 int plain_conv(const PassContext& ctx, const std::string& value) {
   int p = ctx.fusable_producer(value, "Conv");
   if (p >= 0) return p;
   p = ctx.producer(value);
   if (p < 0 || !ctx.single_use(value)) return -1;
   const Node& n = ctx.node(size_t(p));
-  const bool bare = n.op_type == "FusedConv" && n.domain == "infera" && n.attr_string("activation", "").empty() &&
-                    (n.inputs.size() < 4 || n.inputs[3].empty());
+  const size_t z = residual_input(n);
+  const bool bare = !n.domain.empty() && z != size_t(-1) && n.attr_string("activation", "").empty() &&
+                    (n.inputs.size() <= z || n.inputs[z].empty());
   return bare ? p : -1;
 }
 
@@ -28,10 +37,12 @@ bool fuse(PassContext& ctx, size_t add_index) {
     const TensorType *zt = ctx.type(z), *yt = ctx.type(add.inputs[k]);
     if (!zt || !yt || zt->shape != yt->shape || zt->dtype != yt->dtype || !dtype_is_float(yt->dtype)) continue;
     Node& c = ctx.node(size_t(conv));
-    c.op_type = "FusedConv";
-    c.domain = "infera";
-    if (c.inputs.size() < 3) ctx.set_input(size_t(conv), 2, "");
-    ctx.set_input(size_t(conv), 3, z);
+    const size_t at = residual_input(c);
+    if (c.domain.empty()) {
+      c.op_type = "FusedConv";
+      c.domain = "infera";
+    }
+    ctx.set_input(size_t(conv), at, z);
     ctx.set_output(size_t(conv), 0, add.outputs[0]);
     ctx.remove(add_index);
     return true;

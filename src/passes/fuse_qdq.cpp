@@ -4,6 +4,8 @@
 //   DQ(a) -> MatMul(DQ(b)) [-> Relu|Clip] -> Q             QLinearMatMul
 //   DQ(a), DQ(b) -> Add [-> Relu|Clip] -> Q                 com.microsoft QLinearAdd
 //   DQ(a) -> Gemm / MatMul(DQ(w), C?), no Q after it        infera.QuantizedGemm (float result)
+//   DQ(x) -> Conv(DQ(w), B?), no Q after it                 infera.QuantizedConv (float result: a residual Add in
+//                                                          float follows, which fuses into it as FusedConv's does)
 //   DQ(x) -> GlobalAveragePool / AveragePool [-> Relu|Clip] -> Q
 //                                                          com.microsoft QLinearGlobalAveragePool / QLinearAveragePool
 //   DQ(x...) -> Concat -> Q                                com.microsoft QLinearConcat
@@ -345,6 +347,34 @@ bool fuse_float_gemm(PassContext& ctx, size_t i) {
   return true;
 }
 
+// DQ(x) -> Conv(DQ(w), B?) whose result stays float (no QuantizeLinear took it above): infera.QuantizedConv
+// (ops/fused_quant.cpp), an integer convolution dequantized in its epilogue. X is quantized per tensor, the weights
+// a constant quantized per tensor or per output channel; the bias stays the float value it was (a DequantizeLinear
+// of a constant folds into one).
+bool fuse_float_conv(PassContext& ctx, size_t i) {
+  const Node& conv = ctx.node(i);
+  if (!is_op(conv, "Conv") || conv.inputs.size() < 2) return false;
+  std::string why;
+  QuantParams xq, wq;
+  const int xd = dequantize_of(ctx, conv.inputs[0], xq, why);
+  const int wd = xd < 0 ? -1 : dequantize_of(ctx, conv.inputs[1], wq, why);
+  if (wd < 0 || !xq.per_tensor()) return false;
+  const std::string w = source(ctx, ctx.node(size_t(wd)).inputs[0]);
+  const Tensor* wv = known(ctx, w);
+  if (!wv || wv->rank() < 3) return false;
+  if (!wq.per_tensor() && (wq.axis != 0 || wq.scale_value->numel() != wv->dim(0))) return false;
+  const TensorType* bt = conv.inputs.size() > 2 && !conv.inputs[2].empty() ? ctx.type(conv.inputs[2]) : nullptr;
+  if (bt && bt->dtype != DType::Float32) return false;
+  Node n = make_node(conv.name, "QuantizedConv", "infera",
+                     {ctx.node(size_t(xd)).inputs[0], xq.scale, xq.zero_point, w, wq.scale, wq.zero_point},
+                     conv.outputs);
+  if (bt) n.inputs.push_back(conv.inputs[2]);
+  n.attrs = conv.attrs;
+  ctx.remove(i);
+  ctx.add_node(std::move(n));
+  return true;
+}
+
 // DequantizeLinear nodes still read after the rewrites: say which consumer keeps each one.
 void explain_dequantize(PassContext& ctx) {
   for (size_t i = 0; i < ctx.size(); ++i) {
@@ -375,9 +405,11 @@ void explain_dequantize(PassContext& ctx) {
 int fuse_qdq(PassContext& ctx) {
   int count = rewrite_each_node(ctx, fuse_quantize);
   if (count > 0) ctx.commit();
-  const int gemms = rewrite_each_node(ctx, fuse_float_gemm);
-  if (gemms > 0) ctx.commit();
-  count += gemms;
+  for (auto rewrite : {fuse_float_gemm, fuse_float_conv}) {
+    const int floats = rewrite_each_node(ctx, rewrite);
+    if (floats > 0) ctx.commit();
+    count += floats;
+  }
   explain_dequantize(ctx);
   return count;
 }

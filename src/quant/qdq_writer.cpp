@@ -224,13 +224,29 @@ class QdqWriter {
     std::map<std::string, int> producer;
     for (int i = 0; i < e_.node_count(); ++i)
       for (const auto& o : e_.node(i).outputs) producer[o] = i;
+    for (int i : s.nodes)
+      if (moves_values(e_.node(i).op_type)) range_of_[e_.node(i).outputs[0]] = e_.node(i).inputs[0];
     for (const auto& v : s.activations) add_activation_pair(v, producer);
     for (int i : s.nodes) rewrite_node(i);
   }
 
  private:
+  // Ops that only move or select values. Their output is quantized as their quantized input is, so that they run on
+  // the quantized bytes (passes/fuse_qdq.cpp), as ONNX Runtime's quantizer writes them; for MaxPool that loses
+  // nothing, since its outputs are some of its inputs.
+  static bool moves_values(const std::string& op) {
+    return op == "MaxPool" || op == "Reshape" || op == "Flatten" || op == "Transpose" || op == "Squeeze" ||
+           op == "Unsqueeze";
+  }
+
+  // The tensor whose calibrated range quantizes v.
+  std::string range_source(std::string v) const {
+    for (auto it = range_of_.find(v); it != range_of_.end(); it = range_of_.find(v)) v = it->second;
+    return v;
+  }
+
   void add_activation_pair(const std::string& v, const std::map<std::string, int>& producer) {
-    auto r = ranges_.find(v);
+    auto r = ranges_.find(range_source(v));
     if (r == ranges_.end()) throw Error("no calibrated range for tensor '" + v + "'");
     const ActivationQuant q = activation_quant(v, r->second, e_.options);
     const std::string scale = e_.add_float_initializer(v + "_scale", {}, {q.scale});
@@ -332,6 +348,7 @@ class QdqWriter {
   const std::map<std::string, TensorRange>& ranges_;
   std::map<std::string, Activation> activations_;
   std::map<std::string, QuantizedWeight> weights_;
+  std::map<std::string, std::string> range_of_;  // a value-moving op's output -> its input
 };
 
 }  // namespace

@@ -1,5 +1,6 @@
 // The oneDNN integer kernels against the reference kernels (QLinearConv, QLinearMatMul, infera.FusedQLinearConv,
-// whose reference is QLinearConv then com.microsoft QLinearAdd, and infera.QuantizedGemm, float result): odd sizes,
+// whose reference is QLinearConv then com.microsoft QLinearAdd, infera.QuantizedGemm and infera.QuantizedConv, float
+// results, and QuantizeLinear on values in oneDNN's layouts): odd sizes,
 // per-tensor and per-channel weight scales, u8 and s8 activations, zero points != 0, weights with zero points,
 // saturation, depthwise and strided convolutions, and chains through oneDNN's int8 layouts. Both sides accumulate
 // exactly in int32, form the requantization factor x_scale * w_scale / y_scale alike and round half to even before
@@ -10,6 +11,7 @@
 
 #include "backend_harness.h"
 #include "backends/backends.h"
+#include "backends/dnnl/dnnl_common.h"
 
 namespace infera {
 namespace {
@@ -278,6 +280,71 @@ TEST(DnnlInt8, QuantizedGemmWithFloatResult) {
         EXPECT_NEAR(out.plain.data<float>()[i], w, 1e-4f * std::max(1.0f, std::fabs(w)));
       }
     }
+}
+
+// The float-output convolution (a ResNet block's last convolution, whose residual Add stays float): per-channel or
+// per-tensor weights, the input's zero point, a float bias, the residual Z and the activation as post-ops. The
+// reference dequantizes and convolves in float; oneDNN accumulates exactly in int32 and scales once, so the two
+// differ by float rounding only.
+TEST(DnnlInt8, QuantizedConvWithFloatResidualAndActivation) {
+  for (bool per_channel : {true, false})
+    for (DType x_type : {DType::UInt8, DType::Int8}) {
+      const bool u = x_type == DType::UInt8;
+      const int64_t m = 24;
+      Tensor x = quantized({1, 16, 9, 7}, 21, x_type, u ? 0 : -128, u ? 255 : 127);
+      Tensor w = quantized({m, 16, 3, 3}, 22, DType::Int8, -127, 127);
+      const std::vector<float> ws = positive(per_channel ? size_t(m) : 1, 23, 0.004f);
+      Tensor w_scale = per_channel ? Tensor::from_vector<float>({m}, ws) : Tensor::scalar<float>(ws[0]);
+      Tensor w_zp = per_channel ? Tensor(DType::Int8, {m}) : scalar_of(DType::Int8, 0);
+      std::vector<float> bias = positive(size_t(m), 24, 0.5f);
+      for (size_t c = 0; c < bias.size(); c += 2) bias[c] = -bias[c];
+      Tensor z = random_tensor({1, m, 9, 7}, 25);
+      Case c{"QuantizedConv",
+             {x, Tensor::scalar<float>(0.03f), scalar_of(x_type, u ? 131 : -5), w, w_scale, w_zp,
+              Tensor::from_vector<float>({m}, bias), z},
+             {{"pads", ints_attr({1, 1, 1, 1})}, {"activation", string_attr("Clip")},
+              {"activation_params", floats_attr({-1.5f, 4.0f})}},
+             1, {"y"}, {1, 2, 3, 4, 5, 6}, "infera"};
+      SCOPED_TRACE(std::string(per_channel ? "per channel " : "per tensor ") + (u ? "u8" : "s8"));
+      const Output out = run_dnnl(c);
+      ASSERT_TRUE(out.storage.defined());
+      EXPECT_NE(out.kernel.find("qconv"), std::string::npos) << out.kernel;
+      const Tensor want = c.reference()[0];
+      ASSERT_EQ(out.plain.shape(), want.shape());
+      int clipped = 0;
+      for (int64_t i = 0; i < want.numel(); ++i) {
+        const float v = want.data<float>()[i];
+        clipped += v == -1.5f || v == 4.0f;
+        EXPECT_NEAR(out.plain.data<float>()[i], v, 1e-4f * std::max(1.0f, std::fabs(v))) << "element " << i;
+      }
+      EXPECT_GT(clipped, 0) << "the activation's bounds are reached";
+    }
+}
+
+// QuantizeLinear of a float value in oneDNN's layout (a residual stream between integer convolutions): the bytes of
+// the reference, ties (x / scale = k + 0.5) and saturation included, in the layout the next convolution reads.
+TEST(DnnlInt8, QuantizeInOneDnnLayoutMatchesTheReference) {
+  const float scale = 0.25f;
+  Tensor x(DType::Float32, {1, 16, 5, 3});
+  std::mt19937 gen(31);
+  std::uniform_real_distribution<float> dist(-80.0f, 80.0f);
+  for (int64_t i = 0; i < x.numel(); ++i)
+    x.data<float>()[i] = i % 3 == 0 ? scale * (float(i % 41) - 20.5f) : dist(gen);  // every third a tie
+  // The value in oneDNN's nhwc layout, as a float QuantizedConv leaves it.
+  const dnnl::memory::desc nhwc({1, 16, 5, 3}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::nhwc);
+  const Layout layout = dnnl_backend::layout_of(nhwc, x.shape());
+  Tensor stored = allocate(TensorType{DType::Float32, x.shape(), true}, layout);
+  for (int64_t c = 0; c < 16; ++c)
+    for (int64_t p = 0; p < 15; ++p) stored.data<float>()[p * 16 + c] = x.data<float>()[c * 15 + p];
+  for (DType type : {DType::UInt8, DType::Int8}) {
+    const bool u = type == DType::UInt8;
+    Case c{"QuantizeLinear", {x, Tensor::scalar<float>(scale), scalar_of(type, u ? 128 : 3)}, {}, 21, {"y"}, {1, 2}};
+    c.layouts = {layout};
+    const Output out = run_dnnl(c, {stored, c.inputs[1], c.inputs[2]});
+    ASSERT_TRUE(out.storage.defined());
+    EXPECT_EQ(out.layout.name, "acdb") << "stays in the convolution's layout";
+    expect_near_exact(out.plain, c.reference()[0]);
+  }
 }
 
 }  // namespace

@@ -92,10 +92,9 @@ std::map<std::string, Tensor> image() {
   return {{"x", x}};
 }
 
-std::vector<Tensor> run_reference(Model m) {
+std::vector<Tensor> run_reference(Model m, const std::map<std::string, Tensor>& in = image()) {
   ModelPlan plan(m, true);
   Executor exec(m, plan);
-  const auto in = image();
   return exec.run(m.graph, std::unordered_map<std::string, Tensor>(in.begin(), in.end()));
 }
 
@@ -219,6 +218,73 @@ TEST(QdqFusion, UnfusedQuantizeLinearSaysWhy) {
   EXPECT_NE(reasons["s_q"].find("Sigmoid"), std::string::npos) << reasons["s_q"];
   EXPECT_NE(reasons["r_dq"].find("Sigmoid"), std::string::npos) << reasons["r_dq"];
   EXPECT_EQ(op_counts(m)["QLinearConv"], 0);
+}
+
+// A residual network as infera's own quantizer writes it (quant/qdq_writer.cpp): the residual stream stays float, so
+// each block's last convolution has no Q after it and its Add and Relu run on floats:
+//   x -> Q/DQ -> conv1 -> Add(x) -> Relu -> r -> Q/DQ -> conv2 -> Add(r) -> Relu -> y
+// Each convolution becomes infera.QuantizedConv (integer product, float result) with the Add as its residual Z and
+// the Relu as its activation; the compiled graph keeps r in oneDNN's layout from conv1 through its quantization to
+// conv2 and the residual.
+Model float_residual_blocks() {
+  QdqBuilder b;
+  b.input("x", {1, 8, 9, 9});
+  const std::string x = b.qdq("x", 0.03f, 128);
+  b.conv(x, 0.03f, "c1", 8, 8, 3, 3);
+  b.node("Add", {"c1", "x"}, {"sum1"});
+  b.node("Relu", {"sum1"}, {"r"});
+  const std::string r = b.qdq("r", 0.04f, 0);
+  b.conv(r, 0.04f, "c2", 8, 8, 4, 1);
+  b.node("Add", {"r", "c2"}, {"sum2"});
+  b.node("Relu", {"sum2"}, {"y"});
+  b.output("y");
+  return b.m;
+}
+
+std::map<std::string, Tensor> float_image() {
+  Tensor x = random_tensor({1, 8, 9, 9}, 6);
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] *= 3.0f;
+  return {{"x", x}};
+}
+
+TEST(QdqFusion, FloatResidualBlocksRunAsQuantizedConvs) {
+  Model m = float_residual_blocks();
+  optimize_graph(m, {{"x", {1, 8, 9, 9}}});
+  auto ops = op_counts(m);
+  EXPECT_EQ(ops["infera.QuantizedConv"], 2);
+  EXPECT_EQ(ops["Conv"] + ops["Add"] + ops["Relu"] + ops["DequantizeLinear"], 0);
+  EXPECT_EQ(ops["QuantizeLinear"], 2) << "x's and r's";
+  for (const Node& n : m.graph.nodes)
+    if (n.op_type == "QuantizedConv") {
+      ASSERT_EQ(n.inputs.size(), 8u);
+      EXPECT_FALSE(n.inputs[7].empty()) << n.name << ": the residual";
+      EXPECT_EQ(n.attr_string("activation", ""), "Relu") << n.name;
+    }
+  // The fused graph computes what the QDQ graph computes (both dequantize, then convolve in float), to float
+  // rounding; the compiled one accumulates in int32, so r can fall on the other side of a rounding boundary of its
+  // quantization: one step of r (0.04) at one input of conv2 moves an output by at most 0.04 * 0.006 * 127.
+  const Tensor want = run_reference(float_residual_blocks(), float_image())[0];
+  const Tensor fused = run_reference(m, float_image())[0];
+  CompiledGraph fast(float_residual_blocks(), {{"x", {1, 8, 9, 9}}}, SessionOptions{});
+  const Tensor got = fast.run(float_image())[0];
+  ASSERT_EQ(got.shape(), want.shape());
+  int off = 0;
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    const double w = want.as_double(i);
+    EXPECT_NEAR(fused.as_double(i), w, 1e-5 * std::max(1.0, std::fabs(w))) << "element " << i;
+    EXPECT_NEAR(got.as_double(i), w, 0.031) << "element " << i;
+    off += std::fabs(got.as_double(i) - w) > 1e-4 * std::max(1.0, std::fabs(w));
+  }
+  EXPECT_LE(off, want.numel() / 20) << "rounding-boundary cases are rare";
+  std::map<std::string, std::string> backend;
+  int conversions = 0;
+  for (const LayerProfile& l : fast.report().steps) {
+    backend[l.op_type] = l.backend;
+    conversions += l.op_type == "LayoutToPlain";
+  }
+  EXPECT_EQ(backend["infera.QuantizedConv"], "dnnl");
+  EXPECT_EQ(backend["QuantizeLinear"], "dnnl") << "r is quantized in oneDNN's layout";
+  EXPECT_LE(conversions, 1) << "only the graph output goes back to plain";
 }
 
 }  // namespace

@@ -233,6 +233,24 @@ TEST(Quantizer, Int8PlacesPairsOnActivationInputsAndStoresInt8Weights) {
   EXPECT_LT(q.report.weight_bytes_after, q.report.weight_bytes_before / 2);
 }
 
+// Flatten only moves values: its output is quantized as its input is, whatever range was calibrated for it, so that
+// it runs on the quantized bytes (a MaxPool the same: its outputs are some of its inputs).
+TEST(Quantizer, ValueMovingOpsKeepTheirInputsQuantization) {
+  QuantizeOptions options;
+  std::map<std::string, TensorRange> ranges;
+  for (const std::string& t : tensors_to_calibrate(small_cnn().bytes(), "cnn", "", options))
+    ranges[t] = cnn_ranges().at(t);
+  ranges.at("f").max *= 3;
+  const onnx::ModelProto m = parse(quantize_model(small_cnn().bytes(), "cnn", "", options, ranges));
+  auto scale_of = [&](const std::string& value) {
+    for (const auto& n : m.graph().node())
+      if (n.op_type() == "QuantizeLinear" && n.input(0) == value) return values<float>(initializer(m, n.input(1)));
+    return std::vector<float>{};
+  };
+  ASSERT_EQ(scale_of("f").size(), 1u);
+  EXPECT_EQ(scale_of("f"), scale_of("g"));
+}
+
 TEST(Quantizer, Int8PerChannelWeightsDequantizeWithinHalfAStep) {
   QuantizeOptions options;
   options.per_channel = true;

@@ -204,10 +204,11 @@ class DnnlBackend final : public Backend {
           return compile_binary(r);
         if (n.op_type == "QLinearConv") return compile_qlinear_conv(r);
         if (n.op_type == "QLinearMatMul") return compile_qlinear_matmul(r);
+        if (n.op_type == "QuantizeLinear") return compile_quantize(r);
         return compile_eltwise(r);  // the activations; nullptr for every other op
       } else if (n.domain == "infera") {
         if (n.op_type == "FusedConv") return compile_conv(r);
-        if (n.op_type == "FusedQLinearConv") return compile_qlinear_conv(r);
+        if (n.op_type == "FusedQLinearConv" || n.op_type == "QuantizedConv") return compile_qlinear_conv(r);
         if (n.op_type == "QuantizedGemm") return compile_qlinear_matmul(r);
         if (n.op_type == "FusedGemm" || n.op_type == "FusedMatMul") return compile_matmul(r);
       }

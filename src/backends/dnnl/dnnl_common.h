@@ -94,6 +94,7 @@ std::unique_ptr<Kernel> compile_pool(const KernelRequest& r);
 std::unique_ptr<Kernel> compile_concat(const KernelRequest& r);
 std::unique_ptr<Kernel> compile_binary(const KernelRequest& r);   // eltwise.cpp
 std::unique_ptr<Kernel> compile_eltwise(const KernelRequest& r);  // eltwise.cpp
+std::unique_ptr<Kernel> compile_quantize(const KernelRequest& r);  // eltwise.cpp
 std::unique_ptr<Kernel> compile_qlinear_conv(const KernelRequest& r);   // qconv.cpp
 std::unique_ptr<Kernel> compile_qlinear_matmul(const KernelRequest& r); // qmatmul.cpp
 

@@ -1,8 +1,12 @@
-// Elementwise Add/Sub/Mul/Div and single-step activations (Relu, Clip, Sigmoid, ...) on oneDNN's binary and eltwise
-// primitives, for bf16 and fp16 values only: fp32 ones run on the CPU backend's AVX-512 kernels. In a Cast writer's
-// bf16 model these nodes sit between convolutions (a residual Add and Clip the passes could not fuse): here they
-// read and write the convolutions' layout, so the values stay in it, and compute in fp32 with one rounding to bf16,
-// as the reference kernels do.
+// Elementwise Add/Sub/Mul/Div, single-step activations (Relu, Clip, Sigmoid, ...) and per-tensor QuantizeLinear on
+// oneDNN's binary and eltwise primitives, for values that sit between convolutions and would otherwise be converted
+// to plain for the CPU backend and back: a residual Add and Clip the passes could not fuse, the quantization of a
+// float residual stream for the next integer convolution. Here they read and write the convolutions' layout, so the
+// values stay in it. bf16 and fp16 values compute in fp32 with one rounding, as the reference kernels do; fp32 values
+// run here only when they arrive in a oneDNN layout (plain ones go to the CPU backend's AVX-512 kernels).
+// QuantizeLinear divides by the scale (a multiplication by the reciprocal would round differently), rounds half to
+// even, adds the zero point and saturates: the reference's bytes for every finite input (NaN becomes the type's
+// minimum where the reference gives the zero point).
 #include <map>
 
 #include "backends/dnnl/dnnl_common.h"
@@ -14,6 +18,11 @@ using tag = dnnl::memory::format_tag;
 
 bool is_half(const ValueDesc& v) {
   return (v.type.dtype == DType::BFloat16 || v.type.dtype == DType::Float16) && v.type.shape_known;
+}
+
+// A value these kernels compute on: bf16 / fp16, or fp32 already in a oneDNN layout.
+bool runs_here(const ValueDesc& v) {
+  return is_half(v) || (v.type.dtype == DType::Float32 && v.type.shape_known && !v.layout.plain());
 }
 
 // One primitive over one or two inputs, writing in the layout of the first (which it may overwrite).
@@ -96,7 +105,7 @@ std::unique_ptr<Kernel> compile_binary(const KernelRequest& r) {
   const auto alg = algorithms.find(r.node.op_type);
   if (alg == algorithms.end() || r.inputs.size() != 2 || r.outputs.size() != 1) return nullptr;
   const ValueDesc &a = r.inputs[0], &b = r.inputs[1];
-  if (!is_half(a) || b.type.dtype != a.type.dtype || !is_half(b)) return nullptr;
+  if (b.type.dtype != a.type.dtype || !(runs_here(a) || runs_here(b)) || !is_float(a)) return nullptr;
   const Shape& y = r.outputs[0].shape;
   // oneDNN's first source has the output's shape; the second may broadcast. Add and Mul commute.
   size_t first = 0;
@@ -115,7 +124,7 @@ std::unique_ptr<Kernel> compile_binary(const KernelRequest& r) {
 }
 
 std::unique_ptr<Kernel> compile_eltwise(const KernelRequest& r) {
-  if (r.inputs.empty() || !is_half(r.inputs[0]) || r.outputs.size() != 1) return nullptr;
+  if (r.inputs.empty() || !runs_here(r.inputs[0]) || r.outputs.size() != 1) return nullptr;
   std::vector<float> params;
   const std::string activation = activation_of(r, params);
   const std::vector<EltwiseStep> steps = eltwise_steps(activation, params);
@@ -127,6 +136,31 @@ std::unique_ptr<Kernel> compile_eltwise(const KernelRequest& r) {
   dnnl::eltwise_forward::primitive_desc pd(d, engine());
   if (reference_half_precision(r.inputs[0].type.dtype, pd)) return nullptr;
   return make_kernel(pd, dnnl::eltwise_forward(pd), {*md}, {0}, r.inputs[0].type.shape, "eltwise " + r.node.op_type);
+}
+
+// x / scale as binary_div, then round and + zero point as post-ops, saturated by the conversion to the 8-bit type.
+std::unique_ptr<Kernel> compile_quantize(const KernelRequest& r) {
+  const auto& in = r.inputs;
+  if (in.size() < 2 || !runs_here(in[0]) || in[0].type.dtype != DType::Float32 || r.outputs.size() != 1) return nullptr;
+  const DType type = r.outputs[0].dtype;
+  const bool has_zp = in.size() > 2 && in[2].type.dtype != DType::Undefined;
+  if ((type != DType::UInt8 && type != DType::Int8) || !in[1].constant || in[1].constant->numel() != 1 ||
+      in[1].type.dtype != DType::Float32 || (has_zp && (!in[2].constant || in[2].constant->numel() != 1)))
+    return nullptr;
+  const Shape& y = r.outputs[0].shape;
+  auto x = value_desc(in[0]);
+  auto scale = broadcast_desc(in[1], y);
+  if (!x || !scale) return nullptr;
+  dnnl::post_ops ops;
+  ops.append_eltwise(1.f, dnnl::algorithm::eltwise_round, 0.f, 0.f);
+  const float zero_point = has_zp ? float(in[2].constant->as_double(0)) : 0.f;
+  if (zero_point != 0) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, 1.f, zero_point);
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(ops);
+  dnnl::binary::desc d(dnnl::algorithm::binary_div, *x, *scale, dnnl::memory::desc(to_dims(y), dnnl_type(type), tag::any));
+  dnnl::binary::primitive_desc pd(d, attr, engine());
+  if (is_reference_impl(pd)) return nullptr;
+  return make_kernel(pd, dnnl::binary(pd), {*x, *scale}, {0, 1}, y, "quantize binary");
 }
 
 }  // namespace infera::dnnl_backend

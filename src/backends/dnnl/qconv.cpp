@@ -1,11 +1,14 @@
-// QLinearConv and infera.FusedQLinearConv on oneDNN's integer convolution (u8 or s8 activations, s8 weights, int32
-// accumulation: VNNI where the CPU has it). Requantization happens in the kernel's epilogue: the per-channel factor
-// x_scale * w_scale[m] / y_scale as output scales, zero points of the input and output as oneDNN zero points. The
-// fused residual keeps the convolution's own rounding, as the op's contract says: the post-ops round and saturate t
-// to its grid, rescale it to the output's, and add Z (oneDNN's sum post-op, Z's zero point and scale included).
-// Every result is rounded before the output zero point is added (dnnl_common.h). Weights are reordered once into the
-// primitive's layout; weights with a zero point are stored centered, when that fits int8 (oneDNN takes no weight
-// zero points). Activations stay in oneDNN's layouts from one such node to the next.
+// QLinearConv, infera.FusedQLinearConv and infera.QuantizedConv on oneDNN's integer convolution (u8 or s8
+// activations, s8 weights, int32 accumulation: VNNI where the CPU has it). Requantization happens in the kernel's
+// epilogue: the per-channel factor x_scale * w_scale[m] / y_scale as output scales, zero points of the input and
+// output as oneDNN zero points. The fused residual keeps the convolution's own rounding, as the op's contract says:
+// the post-ops round and saturate t to its grid, rescale it to the output's, and add Z (oneDNN's sum post-op, Z's
+// zero point and scale included). Every result is rounded before the output zero point is added (dnnl_common.h).
+// QuantizedConv's result stays float: the factor is x_scale * w_scale[m], the float bias is divided by it (oneDNN
+// adds the bias to the accumulator before scaling), and Z and the activation are post-ops as in FusedConv.
+// Weights are reordered once into the primitive's layout; weights with a zero point are stored centered, when that
+// fits int8 (oneDNN takes no weight zero points). Activations stay in oneDNN's layouts from one such node to the next.
+#include <algorithm>
 #include <cmath>
 
 #include "backends/dnnl/dnnl_common.h"
@@ -17,8 +20,9 @@ namespace {
 using tag = dnnl::memory::format_tag;
 using dt = dnnl::memory::data_type;
 
-// Input positions of the fused op's residual (ops/fused_quant.cpp).
+// Input positions of FusedQLinearConv's residual and of QuantizedConv's bias and residual (ops/fused_quant.cpp).
 constexpr size_t kZ = 9, kZScale = 10, kZZeroPoint = 11, kYScale = 12, kYZeroPoint = 13;
+constexpr size_t kFloatBias = 6, kFloatZ = 7;
 
 class QConvKernel final : public Kernel {
  public:
@@ -26,8 +30,8 @@ class QConvKernel final : public Kernel {
     dnnl::stream& s = stream();
     dnnl::memory src = src_adapter(*in[0], s);
     dnnl::memory dst = wrap(dst_md, *out[0]);
-    if (has_sum && out[0]->raw() != in[kZ]->raw()) {  // the sum post-op accumulates into dst: start from Z
-      dnnl::memory z = wrap(z_md, *in[kZ]);
+    if (has_sum && out[0]->raw() != in[z_input]->raw()) {  // the sum post-op accumulates into dst: start from Z
+      dnnl::memory z = wrap(z_md, *in[z_input]);
       dnnl::reorder(z, dst).execute(s, z, dst);
     }
     std::unordered_map<int, dnnl::memory> args{
@@ -39,7 +43,8 @@ class QConvKernel final : public Kernel {
     s.wait();
   }
   Layout output_layout(int) const override { return layout_of(dst_md, dst_shape); }
-  int inplace_input(int) const override { return has_sum && z_inplace && z_md == dst_md ? int(kZ) : -1; }
+  int inplace_input(int) const override { return has_sum && z_md == dst_md ? int(z_input) : -1; }
+  bool copied_input(int input) const override { return input == 3 || size_t(input) == bias_input; }  // packed
   std::string describe() const override { return "dnnl qconv " + impl; }
   double reordered_input_bytes() const override { return src_adapter.reordered_bytes(); }
 
@@ -51,7 +56,7 @@ class QConvKernel final : public Kernel {
   dnnl::memory::desc dst_md, z_md;
   Shape dst_shape;
   bool has_sum = false;
-  bool z_inplace = false;  // Z is not also the convolution's input (which must stay intact while dst is written)
+  size_t z_input = kZ, bias_input = 8;
   std::string impl;
 };
 
@@ -77,6 +82,8 @@ double at(const std::vector<double>& v, int64_t c) { return v[v.size() == 1 ? 0 
 
 // The weights minus their zero points as int8, or an undefined tensor when a centered value leaves int8.
 Tensor centered_weights(const Tensor& w, const std::vector<double>& zero_points) {
+  const bool centered = std::all_of(zero_points.begin(), zero_points.end(), [](double z) { return z == 0; });
+  if (centered && w.dtype() == DType::Int8) return w;  // symmetric weights, as quantizers write them
   Tensor out(DType::Int8, w.shape());
   int8_t* o = out.data<int8_t>();
   const int64_t per_channel = w.numel() / std::max<int64_t>(w.dim(0), 1);
@@ -94,8 +101,11 @@ std::unique_ptr<Kernel> compile_qlinear_conv(const KernelRequest& r) {
   const Node& node = r.node;
   const auto& in = r.inputs;
   const bool fused = node.op_type == "FusedQLinearConv";
-  if (in.size() < 8 || !in[0].type.shape_known || !is_quantized8(in[0].type.dtype) || !in[3].constant ||
-      !is_quantized8(in[3].type.dtype) || !is_quantized8(r.outputs[0].dtype))
+  const bool float_output = node.op_type == "QuantizedConv";
+  const DType out_type = r.outputs[0].dtype;
+  if (in.size() < (float_output ? 4u : 8u) || !in[0].type.shape_known || !is_quantized8(in[0].type.dtype) ||
+      !in[3].constant || !is_quantized8(in[3].type.dtype) ||
+      !(float_output ? out_type == DType::Float32 : is_quantized8(out_type)))
     return nullptr;
   const Shape& x = in[0].type.shape;
   const Shape& w = in[3].type.shape;
@@ -109,14 +119,18 @@ std::unique_ptr<Kernel> compile_qlinear_conv(const KernelRequest& r) {
   const ConvGeometry g = conv_geometry(ctx, x, w);
   const int64_t m = g.out_channels;
 
-  std::vector<double> x_scale, x_zp, w_scale, w_zp, t_scale, t_zp;
+  // A float result has no output quantization: scale 1, zero point 0.
+  std::vector<double> x_scale, x_zp, w_scale, w_zp, t_scale{1}, t_zp{0};
   if (!params(r, 1, m, false, 1, x_scale) || !params(r, 2, m, false, 0, x_zp) || !params(r, 4, m, true, 1, w_scale) ||
-      !params(r, 5, m, true, 0, w_zp) || !params(r, 6, m, false, 1, t_scale) || !params(r, 7, m, false, 0, t_zp))
+      !params(r, 5, m, true, 0, w_zp) ||
+      (!float_output && (!params(r, 6, m, false, 1, t_scale) || !params(r, 7, m, false, 0, t_zp))))
     return nullptr;
   Tensor weights = centered_weights(*in[3].constant, w_zp);
   if (!weights.defined()) return nullptr;
-  const bool has_bias = present(r, 8);
-  if (has_bias && (!in[8].constant || in[8].type.dtype != DType::Int32)) return nullptr;
+  const size_t bias_input = float_output ? kFloatBias : 8;
+  const DType bias_type = float_output ? DType::Float32 : DType::Int32;
+  const bool has_bias = present(r, bias_input);
+  if (has_bias && (!in[bias_input].constant || in[bias_input].type.dtype != bias_type)) return nullptr;
 
   // The requantization factor per output channel, formed as the reference kernel forms it.
   std::vector<float> scales;
@@ -126,7 +140,7 @@ std::unique_ptr<Kernel> compile_qlinear_conv(const KernelRequest& r) {
   dnnl::post_ops ops;
   int32_t dst_zp = int32_t(t_zp[0]);
   std::optional<dnnl::memory::desc> z_in;
-  const DType out_type = r.outputs[0].dtype;
+  const size_t z_input = float_output ? kFloatZ : kZ;
   if (fused) {
     std::vector<double> z_scale, z_zp, y_scale, y_zp;
     if (!present(r, kZ) || !params(r, kZScale, m, false, 1, z_scale) || !params(r, kZZeroPoint, m, false, 0, z_zp) ||
@@ -143,7 +157,15 @@ std::unique_ptr<Kernel> compile_qlinear_conv(const KernelRequest& r) {
     ops.append_sum(float(z_scale[0]) / ys, int32_t(z_zp[0]), dnnl_type(out_type));
     dst_zp = int32_t(y_zp[0]);
   }
-  round_before_zero_point(ops);
+  if (float_output) {
+    if (present(r, kFloatZ)) {
+      if (in[kFloatZ].type.dtype != DType::Float32 || !(z_in = value_desc(in[kFloatZ]))) return nullptr;
+      ops.append_sum(1.f);
+    }
+    if (!append_activation(node, ops)) return nullptr;
+  } else {
+    round_before_zero_point(ops);
+  }
 
   dnnl::primitive_attr attr;
   attr.set_output_scales(scales.size() > 1 ? 1 << 1 : 0, scales);
@@ -163,7 +185,7 @@ std::unique_ptr<Kernel> compile_qlinear_conv(const KernelRequest& r) {
   const Shape y = g.output_shape();
   const dt src_type = dnnl_type(in[0].type.dtype);
   dnnl::memory::desc wei_any(wdims, dt::s8, tag::any), dst_any(to_dims(y), dnnl_type(out_type), tag::any);
-  dnnl::memory::desc bias_md = has_bias ? plain_desc({m}, dt::s32) : dnnl::memory::desc();
+  dnnl::memory::desc bias_md = has_bias ? plain_desc({m}, dnnl_type(bias_type)) : dnnl::memory::desc();
   auto make_pd = [&](const dnnl::memory::desc& src_md) {
     dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
                                       src_md, wei_any, bias_md, dst_any, strides, dilates, pad_l, pad_r);
@@ -176,16 +198,25 @@ std::unique_ptr<Kernel> compile_qlinear_conv(const KernelRequest& r) {
   k->impl = pd.impl_info_str();
   k->src_adapter = InputAdapter(*src_in, pd.src_desc());
   k->weights = pack_constant(weights, plain_desc(Shape(wdims.begin(), wdims.end()), dt::s8), pd.weights_desc());
-  if (has_bias) k->bias = pack_constant(*in[8].constant, bias_md, pd.bias_desc());
+  if (has_bias) {
+    Tensor bias = *in[bias_input].constant;
+    if (float_output) {  // in accumulator units
+      bias = Tensor(DType::Float32, {m});
+      for (int64_t c = 0; c < m; ++c)
+        bias.data<float>()[c] = float(in[bias_input].constant->as_double(c) / double(scales[scales.size() > 1 ? c : 0]));
+    }
+    k->bias = pack_constant(bias, bias_md, pd.bias_desc());
+  }
   k->zero_points = {src_zp, dst_zp};
   const dnnl::memory::desc zp_md({1}, dt::s32, tag::x);
   if (src_zp != 0) k->src_zero_point = wrap(zp_md, &k->zero_points[0]);
   if (dst_zp != 0) k->dst_zero_point = wrap(zp_md, &k->zero_points[1]);
   k->dst_md = pd.dst_desc();
   k->dst_shape = y;
-  k->has_sum = fused;
-  if (fused) k->z_md = *z_in;
-  k->z_inplace = fused && node.inputs[kZ] != node.inputs[0];
+  k->has_sum = z_in.has_value();
+  if (z_in) k->z_md = *z_in;
+  k->z_input = z_input;
+  k->bias_input = bias_input;
   return k;
 }
 
