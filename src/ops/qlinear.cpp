@@ -409,7 +409,6 @@ void qlinear_global_average_pool(OpContext& ctx) {
   const int64_t batch = shape[0], channels = shape[1];
   const int64_t size = shape_numel(Shape(shape.begin() + 2, shape.end()));
   const bool last = channels_last(ctx);
-  const int64_t channel_stride = last ? 1 : size, position_stride = last ? channels : 1;
   const QParam in = qparam(ctx, 1, 2), out = qparam(ctx, 3, 4);
   const float multiplier = size ? in.scale / (out.scale * float(size)) : 0.0f;
   const Tensor& x = ctx.input(0);
@@ -418,13 +417,28 @@ void qlinear_global_average_pool(OpContext& ctx) {
     using Q = typename decltype(tag)::type;
     const Q* px = x.data<Q>();
     Q* py = y.data<Q>();
-    for (int64_t b = 0; b < batch; ++b)
-      for (int64_t c = 0; c < channels; ++c) {
-        const Q* plane = px + b * channels * size + c * channel_stride;
-        int64_t sum = 0;
-        for (int64_t p = 0; p < size; ++p) sum += plane[p * position_stride];
-        py[b * channels + c] = quantize_round<Q>(float(sum - in.zp * size) * multiplier, out.zp);
+    // int32 partial sums over at most 2^23 positions (8-bit values cannot overflow them), added into int64 totals.
+    constexpr int64_t kBlock = int64_t(1) << 23;
+    std::vector<int64_t> sums(static_cast<size_t>(channels));
+    std::vector<int32_t> part(static_cast<size_t>(channels));
+    for (int64_t b = 0; b < batch; ++b) {
+      const Q* image = px + b * channels * size;
+      std::fill(sums.begin(), sums.end(), 0);
+      for (int64_t p0 = 0; p0 < size; p0 += kBlock) {
+        const int64_t p1 = std::min(size, p0 + kBlock);
+        std::fill(part.begin(), part.end(), 0);
+        if (last) {  // channels are contiguous: sum them position by position
+          for (int64_t p = p0; p < p1; ++p)
+            for (int64_t c = 0; c < channels; ++c) part[size_t(c)] += image[p * channels + c];
+        } else {
+          for (int64_t c = 0; c < channels; ++c)
+            for (int64_t p = p0; p < p1; ++p) part[size_t(c)] += image[c * size + p];
+        }
+        for (int64_t c = 0; c < channels; ++c) sums[size_t(c)] += part[size_t(c)];
       }
+      for (int64_t c = 0; c < channels; ++c)
+        py[b * channels + c] = quantize_round<Q>(float(sums[size_t(c)] - in.zp * size) * multiplier, out.zp);
+    }
   });
 }
 

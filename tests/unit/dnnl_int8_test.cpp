@@ -347,5 +347,33 @@ TEST(DnnlInt8, QuantizeInOneDnnLayoutMatchesTheReference) {
   }
 }
 
+// The global average pool of an integer convolution's output, read in oneDNN's nhwc layout: the bytes of the
+// reference on the plain value.
+TEST(DnnlInt8, QLinearGlobalAveragePoolReadsNhwc) {
+  for (DType type : {DType::UInt8, DType::Int8}) {
+    const bool u = type == DType::UInt8;
+    const Shape shape{2, 37, 7, 5};
+    Tensor x = quantized(shape, 41, type, u ? 0 : -128, u ? 255 : 127);
+    const dnnl::memory::desc nhwc(dnnl_backend::to_dims(shape), dnnl_backend::dnnl_type(type),
+                                  dnnl::memory::format_tag::nhwc);
+    const Layout layout = dnnl_backend::layout_of(nhwc, shape);
+    Tensor stored = allocate(TensorType{type, shape, true}, layout);
+    const int64_t c_count = shape[1], positions = shape[2] * shape[3];
+    for (int64_t b = 0; b < shape[0]; ++b)
+      for (int64_t c = 0; c < c_count; ++c)
+        for (int64_t p = 0; p < positions; ++p)
+          static_cast<uint8_t*>(stored.raw())[(b * positions + p) * c_count + c] =
+              static_cast<const uint8_t*>(x.raw())[(b * c_count + c) * positions + p];
+    Case c{"QLinearGlobalAveragePool",
+           {x, Tensor::scalar<float>(0.05f), scalar_of(type, u ? 120 : -3), Tensor::scalar<float>(0.02f),
+            scalar_of(type, u ? 7 : 2)},
+           {}, 1, {"y"}, {1, 2, 3, 4}, "com.microsoft"};
+    c.layouts = {layout};
+    const Output out = run_dnnl(c, {stored, c.inputs[1], c.inputs[2], c.inputs[3], c.inputs[4]});
+    ASSERT_TRUE(out.storage.defined());
+    expect_near_exact(out.plain, c.reference()[0]);
+  }
+}
+
 }  // namespace
 }  // namespace infera

@@ -211,6 +211,8 @@ class DnnlBackend final : public Backend {
         if (n.op_type == "FusedQLinearConv" || n.op_type == "QuantizedConv") return compile_qlinear_conv(r);
         if (n.op_type == "QuantizedGemm") return compile_qlinear_matmul(r);
         if (n.op_type == "FusedGemm" || n.op_type == "FusedMatMul") return compile_matmul(r);
+      } else if (n.domain == "com.microsoft") {
+        if (n.op_type == "QLinearGlobalAveragePool") return compile_channels_last(r);
       }
     } catch (const dnnl::error&) {  // oneDNN has no implementation for this configuration: another backend runs it
       return nullptr;

@@ -91,6 +91,7 @@ inline dnnl::memory wrap(const dnnl::memory::desc& md, const Tensor& t) { return
 std::unique_ptr<Kernel> compile_conv(const KernelRequest& r);
 std::unique_ptr<Kernel> compile_matmul(const KernelRequest& r);
 std::unique_ptr<Kernel> compile_pool(const KernelRequest& r);
+std::unique_ptr<Kernel> compile_channels_last(const KernelRequest& r);  // pool.cpp
 std::unique_ptr<Kernel> compile_concat(const KernelRequest& r);
 std::unique_ptr<Kernel> compile_binary(const KernelRequest& r);   // eltwise.cpp
 std::unique_ptr<Kernel> compile_eltwise(const KernelRequest& r);  // eltwise.cpp

@@ -1,6 +1,9 @@
 // MaxPool, AveragePool and the global pools on oneDNN, reading and writing the layout the producer chose (pooling
-// keeps the channel blocking of a convolution's output), and channel Concat of such values.
+// keeps the channel blocking of a convolution's output), and channel Concat of such values. com.microsoft
+// QLinearGlobalAveragePool of an integer convolution's output (oneDNN's nhwc layout) runs as the op's own kernel in
+// its channels-last form, which reads those bytes as they are: exact, and the value need not go back to plain.
 #include "backends/dnnl/dnnl_common.h"
+#include "backends/reference/reference_backend.h"
 #include "ops/conv_geometry.h"
 
 namespace infera::dnnl_backend {
@@ -33,7 +36,40 @@ class PrimitiveKernel final : public Kernel {
   std::string what;
 };
 
+// The op table's kernel on an nhwc value seen as the channels-last tensor it is.
+class ChannelsLastKernel final : public Kernel {
+ public:
+  ChannelsLastKernel(const Node& node, Shape nhwc, Shape y) : node_(node), nhwc_(std::move(nhwc)), y_(std::move(y)) {
+    Attribute last;
+    last.kind = Attribute::Kind::Int;
+    last.i = 1;
+    node_.attrs["channels_last"] = last;
+  }
+  void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) override {
+    const Tensor x = in[0]->reshaped(nhwc_);
+    std::vector<const Tensor*> inputs(in);
+    inputs[0] = &x;
+    std::vector<Tensor> outputs{out[0]->reshaped(y_)};
+    run_reference_node(node_, inputs, outputs);
+  }
+  std::string describe() const override { return "dnnl nhwc " + node_.op_type + " (reference kernel, channels last)"; }
+
+ private:
+  Node node_;
+  Shape nhwc_, y_;
+};
+
 }  // namespace
+
+std::unique_ptr<Kernel> compile_channels_last(const KernelRequest& r) {
+  if (r.inputs.empty()) return nullptr;
+  const ValueDesc& x = r.inputs[0];
+  if (x.layout.plain() || x.type.shape.size() != 4 || r.node.attr_int("channels_last", 0) != 0) return nullptr;
+  auto md = value_desc(x);
+  const Shape& s = x.type.shape;
+  if (!md || *md != dnnl::memory::desc(to_dims(s), md->data_type(), tag::nhwc)) return nullptr;
+  return std::make_unique<ChannelsLastKernel>(r.node, Shape{s[0], s[2], s[3], s[1]}, Shape{s[0], 1, 1, s[1]});
+}
 
 std::unique_ptr<Kernel> compile_pool(const KernelRequest& r) {
   const Node& node = r.node;
