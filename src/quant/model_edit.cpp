@@ -22,18 +22,6 @@ void collect_names(const onnx::GraphProto& g, std::set<std::string>& names) {
   }
 }
 
-// Every name read by the nodes of a graph and its subgraphs (subgraphs read names of enclosing scopes).
-void collect_reads(const onnx::GraphProto& g, std::set<std::string>& reads) {
-  for (const auto& n : g.node()) {
-    for (const auto& s : n.input()) reads.insert(s);
-    for (const auto& a : n.attribute()) {
-      if (a.has_g()) collect_reads(a.g(), reads);
-      for (const auto& sub : a.graphs()) collect_reads(sub, reads);
-    }
-  }
-  for (const auto& v : g.output()) reads.insert(v.name());
-}
-
 // The IR version that introduced each default-domain opset's release (onnx/helper.py's VERSION_TABLE).
 int64_t ir_version_for_opset(int64_t opset) {
   if (opset <= 13) return 7;
@@ -160,12 +148,24 @@ void remove_attribute(onnx::NodeProto& node, const std::string& name) {
     if (attrs->Get(i).name() == name) attrs->DeleteSubrange(i, 1);
 }
 
+// Every name read by the nodes of a graph and its subgraphs (subgraphs read names of enclosing scopes).
+void collect_reads(const onnx::GraphProto& g, std::set<std::string>& reads) {
+  for (const auto& n : g.node()) {
+    for (const auto& s : n.input()) reads.insert(s);
+    for (const auto& a : n.attribute()) {
+      if (a.has_g()) collect_reads(a.g(), reads);
+      for (const auto& sub : a.graphs()) collect_reads(sub, reads);
+    }
+  }
+  for (const auto& v : g.output()) reads.insert(v.name());
+}
+
 void apply_insertions(onnx::GraphProto& graph, NodeInsertions insertions) {
   google::protobuf::RepeatedPtrField<onnx::NodeProto> nodes;
   nodes.Swap(graph.mutable_node());
   for (auto& n : insertions.front) *graph.add_node() = std::move(n);
   for (int i = 0; i < nodes.size(); ++i) {
-    *graph.add_node() = std::move(*nodes.Mutable(i));
+    if (!insertions.dropped.count(i)) *graph.add_node() = std::move(*nodes.Mutable(i));
     auto it = insertions.after.find(i);
     if (it != insertions.after.end())
       for (auto& n : it->second) *graph.add_node() = std::move(n);

@@ -26,10 +26,11 @@ class NameTable {
   std::set<std::string> used_;
 };
 
-// Nodes to add to the top-level graph, placed so that the node list stays topologically sorted.
+// Nodes to add to the top-level graph, placed so that the node list stays topologically sorted, and nodes to drop.
 struct NodeInsertions {
   std::vector<onnx::NodeProto> front;                 // before every node: weights, graph-input pairs
   std::map<int, std::vector<onnx::NodeProto>> after;  // right after node i
+  std::set<int> dropped;                              // nodes left out (what follows them is still placed)
   int count() const;
 };
 
@@ -74,6 +75,9 @@ void set_int_attribute(onnx::NodeProto& node, const std::string& name, int64_t v
 const onnx::AttributeProto* find_attribute(const onnx::NodeProto& node, const std::string& name);
 void remove_attribute(onnx::NodeProto& node, const std::string& name);
 
+// Every name read by the nodes of a graph and its subgraphs (subgraphs read names of enclosing scopes), and its
+// outputs.
+void collect_reads(const onnx::GraphProto& g, std::set<std::string>& reads);
 // Puts the inserted nodes into the graph's node list.
 void apply_insertions(onnx::GraphProto& graph, NodeInsertions insertions);
 // Drops initializers (and graph inputs that only declared them) that nothing reads any more.

@@ -216,6 +216,13 @@ struct QuantizedWeight {
 };
 
 class QdqWriter {
+  // A pair inserted after the node computing its value.
+  struct ActivationPair {
+    std::string value;
+    int producer;  // the node computing value
+    size_t index;  // the QuantizeLinear's place in e_.insertions.after[producer]
+    ActivationQuant q;
+  };
  public:
   QdqWriter(ModelEdit& e, const std::map<std::string, TensorRange>& ranges) : e_(e), ranges_(ranges) {}
 
@@ -228,6 +235,13 @@ class QdqWriter {
       if (moves_values(e_.node(i).op_type)) range_of_[e_.node(i).outputs[0]] = e_.node(i).inputs[0];
     for (const auto& v : s.activations) add_activation_pair(v, producer);
     for (int i : s.nodes) rewrite_node(i);
+    std::set<std::string> reads;
+    collect_reads(e_.proto.graph(), reads);
+    for (const ActivationPair& pair : pairs_)
+      if (!reads.count(pair.value)) drop_saturated_activation(pair);
+    if (!e_.insertions.dropped.empty())
+      e_.report.notes.push_back(std::to_string(e_.insertions.dropped.size()) +
+                                " Relu/Clip left out: the QuantizeLinear after each saturates where it clips");
   }
 
  private:
@@ -255,9 +269,50 @@ class QdqWriter {
     const std::string dequantized = e_.names.fresh(v + "_dequantized");
     auto p = producer.find(v);
     auto& where = p == producer.end() ? e_.insertions.front : e_.insertions.after[p->second];
+    if (p != producer.end()) pairs_.push_back({v, p->second, where.size(), q});
     where.push_back(e_.new_node("QuantizeLinear", {v, scale, zero_point}, {quantized}, v));
     where.push_back(e_.new_node("DequantizeLinear", {quantized, scale, zero_point}, {dequantized}, v));
     activations_[v] = {dequantized, q.scale};
+  }
+
+  // A constant scalar input of a node (an initializer or a folded value); false when absent or not constant.
+  bool scalar_input(const Node& n, size_t k, float& value) const {
+    if (k >= n.inputs.size() || n.inputs[k].empty()) return false;
+    auto c = e_.analysis.constants.find(n.inputs[k]);
+    if (c == e_.analysis.constants.end() || c->second.numel() != 1) return false;
+    value = float(c->second.as_double(0));
+    return true;
+  }
+
+  // Relu or Clip before a pair whose QuantizeLinear saturates exactly where the activation clips (Q(lo) is the
+  // type's minimum, Q(hi) its maximum) computes nothing the pair does not: when only the pair reads it (the caller
+  // checks that nothing else, graph outputs and subgraphs included, does), the
+  // QuantizeLinear reads the activation's input and the activation is left out, as ONNX Runtime's quantizer does
+  // with such activations. (ONNX Runtime 1.30 also fails to load some models that keep them: its Clip/Q fusion
+  // leaves a dangling input behind at its default optimization level.)
+  void drop_saturated_activation(const ActivationPair& pair) {
+    const Node& act = e_.node(pair.producer);
+    if (!act.domain.empty() || (act.op_type != "Relu" && act.op_type != "Clip") || dtype_is_float8(pair.q.type))
+      return;
+    float lo = 0, hi = std::numeric_limits<float>::infinity();
+    if (act.op_type == "Clip") {
+      lo = -hi;
+      if (act.opset < 11) {
+        lo = act.attr_float("min", -std::numeric_limits<float>::max());
+        hi = act.attr_float("max", std::numeric_limits<float>::max());
+      } else if ((act.inputs.size() > 1 && !act.inputs[1].empty() && !scalar_input(act, 1, lo)) ||
+                 (act.inputs.size() > 2 && !act.inputs[2].empty() && !scalar_input(act, 2, hi))) {
+        return;
+      }
+    }
+    const bool u8 = pair.q.type == DType::UInt8;
+    auto q = [&](float x) {
+      return u8 ? int(quantize_value<uint8_t>(x, pair.q.scale, pair.q.zero_point))
+                : int(quantize_value<int8_t>(x, pair.q.scale, int8_t(pair.q.zero_point)));
+    };
+    if (q(lo) != (u8 ? 0 : -128) || q(hi) != (u8 ? 255 : 127)) return;
+    e_.insertions.after[pair.producer][pair.index].set_input(0, act.inputs[0]);
+    e_.insertions.dropped.insert(pair.producer);
   }
 
   void rewrite_node(int i) {
@@ -344,6 +399,7 @@ class QdqWriter {
     std::string name;  // the DequantizeLinear output
     float scale = 1;
   };
+  std::vector<ActivationPair> pairs_;
   ModelEdit& e_;
   const std::map<std::string, TensorRange>& ranges_;
   std::map<std::string, Activation> activations_;

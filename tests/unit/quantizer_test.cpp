@@ -213,7 +213,9 @@ TEST(Quantizer, Int8PlacesPairsOnActivationInputsAndStoresInt8Weights) {
   // Activations paired: x, r1 (Relu output read by conv2 and add), c2, f (Gemm input), g (Flatten input) and s
   // (GlobalAveragePool input): the chain Add -> pool -> Flatten feeds the Gemm.
   EXPECT_EQ(count_ops(q.proto, "QuantizeLinear"), 6);
-  EXPECT_EQ(count_ops(q.proto, "Relu"), 1);  // stays a node of its own; the pair follows it
+  // The pair follows the Relu, whose range starts at 0: zero point 0, so the QuantizeLinear saturates at 0 as the
+  // Relu clips, and the Relu, read by nothing else, is left out.
+  EXPECT_EQ(count_ops(q.proto, "Relu"), 0);
   EXPECT_EQ(q.report.quantized.size(), 6u);  // conv1, conv2, add, gap, flatten, fc
   EXPECT_EQ(q.report.quantized_ops.at("Conv"), 2);
   // conv2 reads dequantized activations, weight and bias.
@@ -312,6 +314,8 @@ TEST(Quantizer, SymmetricActivationsAreInt8WithZeroPointZero) {
     EXPECT_EQ(zp.data_type(), int32_t(DType::Int8));
     EXPECT_EQ(values<int8_t>(zp)[0], 0);
   }
+  // int8 with zero point 0 keeps negative values the Relu removes: the Relu stays.
+  EXPECT_EQ(count_ops(q.proto, "Relu"), 1);
 }
 
 TEST(Quantizer, ExcludedNodesStayFp32) {
