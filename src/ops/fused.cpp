@@ -1,7 +1,7 @@
 // The fused operators the graph passes emit (domain "infera"). Each reference kernel composes the op table's own
 // kernels (Conv, Gemm, MatMul, LayerNormalization) through a nested OpContext and then applies the fused epilogue,
 // so it is correct by construction; fast backends implement the same contract:
-//   FusedConv(X, W, B?, Z?)       Y = act(conv(X, W) + B + Z), Z of Y's shape; all Conv attributes
+//   FusedConv(X, W, B?, Z?)       Y = act(conv_act(conv(X, W) + B) + Z), Z of Y's shape; all Conv attributes
 //   FusedGemm(A, B, C?)           Y = act(alpha * A'B' + beta * C); Gemm's attributes
 //   FusedMatMul(A, B, bias?)      Y = act(A @ B + bias), numpy MatMul, bias 1-D of length N
 //   SkipLayerNormalization(X, Skip, gamma, beta?, bias?)   S = X + Skip (+ bias); Y = LN(S) * gamma + beta over the
@@ -9,6 +9,8 @@
 //   Attention(Q, K, V, mask?)     Y = concat over heads of softmax(scale * Q_h K_h^T + mask) V_h
 // `activation` is one of Relu, Clip, Sigmoid, HardSigmoid, HardSwish, LeakyRelu, Tanh, SiLU, Gelu, GeluTanh
 // ("" = none), with `activation_params`: Clip [min, max], LeakyRelu [alpha], HardSigmoid [alpha, beta].
+// FusedConv's `conv_activation` / `conv_activation_params` (the same kinds) apply before the residual Z is added:
+// a network that clips a convolution's output and then adds the residual (Conv -> Clip -> Add -> Clip).
 #include <cmath>
 
 #include "ops/activation_math.h"
@@ -27,20 +29,21 @@ struct Activation {
   float a = 0, b = 0;  // the parameters, defaults filled in
 };
 
-Activation parse_activation(const OpContext& ctx) {
+// The activation named by attribute `attr` (and `attr`_params).
+Activation parse_activation(const OpContext& ctx, const std::string& attr = "activation") {
   static const std::map<std::string, Act> kinds = {
       {"", Act::None},         {"Relu", Act::Relu},         {"Clip", Act::Clip},   {"Sigmoid", Act::Sigmoid},
       {"HardSigmoid", Act::HardSigmoid}, {"HardSwish", Act::HardSwish}, {"LeakyRelu", Act::LeakyRelu},
       {"Tanh", Act::Tanh},     {"SiLU", Act::SiLU},         {"Gelu", Act::Gelu},   {"GeluTanh", Act::GeluTanh}};
-  const std::string name = ctx.node().attr_string("activation", "");
+  const std::string name = ctx.node().attr_string(attr, "");
   auto it = kinds.find(name);
-  if (it == kinds.end()) ctx.fail("unknown activation '" + name + "'");
-  const std::vector<float> p = ctx.node().attr_floats("activation_params");
+  if (it == kinds.end()) ctx.fail("unknown " + attr + " '" + name + "'");
+  const std::vector<float> p = ctx.node().attr_floats(attr + "_params");
   Activation act{it->second};
   auto param = [&](size_t i, float dflt) { return i < p.size() ? p[i] : dflt; };
   switch (act.kind) {
     case Act::Clip:
-      if (p.size() != 2) ctx.fail("activation Clip needs activation_params [min, max]");
+      if (p.size() != 2) ctx.fail(attr + " Clip needs " + attr + "_params [min, max]");
       act.a = p[0];
       act.b = p[1];
       break;
@@ -75,7 +78,9 @@ C activate(const Activation& act, C x) {
 // The fused node's attributes less the fused ones, for its base op.
 std::map<std::string, Attribute> base_attrs(const OpContext& fused, const std::map<std::string, Attribute>& overrides) {
   std::map<std::string, Attribute> attrs = fused.node().attrs;
-  for (const char* a : {"activation", "activation_params", "num_heads", "scale"}) attrs.erase(a);
+  for (const char* a : {"activation", "activation_params", "conv_activation", "conv_activation_params", "num_heads",
+                        "scale"})
+    attrs.erase(a);
   for (const auto& [name, value] : overrides) attrs[name] = value;
   return attrs;
 }
@@ -91,24 +96,26 @@ NestedCall base_of(const OpContext& ctx, const char* op_type, int inputs) {
   return NestedCall(ctx, "", op_type, kBaseOpset, base_attrs(ctx, {}), std::move(types), std::move(values));
 }
 
-// y = act(y + z) elementwise, z (optional) of y's shape.
+// y = act(conv_act(y) + z) elementwise, z (optional) of y's shape.
 void add_and_activate(const OpContext& ctx, Tensor& y, const Tensor* z) {
-  const Activation act = parse_activation(ctx);
-  if (act.kind == Act::None && !z) return;
+  const Activation act = parse_activation(ctx), before = parse_activation(ctx, "conv_activation");
+  if (act.kind == Act::None && before.kind == Act::None && !z) return;
   visit_float(y.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     using C = compute_t<T>;
     T* py = y.data<T>();
     const T* pz = z ? z->data<T>() : nullptr;
-    for (int64_t i = 0; i < y.numel(); ++i) py[i] = T(activate<C>(act, C(py[i]) + (pz ? C(pz[i]) : C(0))));
+    for (int64_t i = 0; i < y.numel(); ++i)
+      py[i] = T(activate<C>(act, activate<C>(before, C(py[i])) + (pz ? C(pz[i]) : C(0))));
   });
 }
 
-// The base op's cost plus one FLOP per output element for each of: the activation, the extra addend.
+// The base op's cost plus one FLOP per output element for each of: the activations, the extra addend.
 Cost fused_cost(const OpContext& ctx, NestedCall base, int extra_input) {
   Cost c = base.cost();
   const double n = type_bytes(ctx.output_type(0)) / double(std::max<size_t>(1, dtype_size(ctx.output_type(0).dtype)));
-  if (parse_activation(ctx).kind != Act::None) c.flops += n;
+  for (const char* attr : {"activation", "conv_activation"})
+    if (parse_activation(ctx, attr).kind != Act::None) c.flops += n;
   if (ctx.has_input(extra_input)) {
     c.flops += n;
     c.bytes_read += type_bytes(ctx.input_type(extra_input));

@@ -19,7 +19,8 @@ struct PassEntry {
 // - Conv+BN before the Conv fusions (BN sits between Conv and its activation or residual Add);
 // - LayerNorm and GELU recognition before MatMul+Add, so that the GELU after a projection is one node to fuse;
 // - MatMul+Add before attention (the Q/K/V projections arrive as FusedMatMul) and before SkipLayerNorm;
-// - the residual Add before the activation (act(conv + Z) is fused; act(conv) + Z is not);
+// - activations, then the residual Add (a convolution's own activation goes before Z), then activations again
+//   (act(conv + Z), a ResNet block's end);
 // - dead nodes last, which also drops initializers nothing reads any more.
 constexpr PassEntry kPasses[] = {
     {"fuse_qdq", fuse_qdq, true},
@@ -34,6 +35,7 @@ constexpr PassEntry kPasses[] = {
     {"fuse_matmul_add", fuse_matmul_add, true},
     {"fuse_attention", fuse_attention, true},
     {"fuse_skip_layer_norm", fuse_skip_layer_norm, true},
+    {"fuse_activation", fuse_activation, true},
     {"fuse_conv_add", fuse_conv_add, true},
     {"fuse_activation", fuse_activation, true},
     {"remove_dead_nodes", remove_dead_nodes, false},

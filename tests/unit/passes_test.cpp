@@ -313,6 +313,31 @@ TEST(Passes, ResidualBlockBecomesOneFusedConvWithZ) {
   EXPECT_EQ(conv.attr_string("activation", ""), "Relu");
 }
 
+// A network that clips each convolution's output, then adds the residual and clips again (mobilenetv2-12 from the
+// ONNX zoo): the first Clip applies before Z, the second after.
+TEST(Passes, ClippedConvThenResidualKeepsBothClips) {
+  Builder b;
+  b.input("x", {1, 4, 5, 5})
+      .init("w", random_tensor({4, 4, 3, 3}, 1))
+      .init("lo", scalar(-0.2f))
+      .init("hi", scalar(0.3f))
+      .init("six", scalar(0.4f))
+      .node("Conv", {"x", "w"}, {"c"}, {{"pads", ints_attr({1, 1, 1, 1})}})
+      .node("Clip", {"c", "lo", "hi"}, {"clipped"})
+      .node("Add", {"clipped", "x"}, {"sum"})
+      .node("Clip", {"sum", "lo", "six"}, {"y"})
+      .output("y");
+  Optimized o = check(b);  // the same outputs before and after the passes
+  ASSERT_EQ(o.model.graph.nodes.size(), 1u);
+  const Node& conv = o.model.graph.nodes[0];
+  EXPECT_EQ(conv.op_type, "FusedConv");
+  ASSERT_EQ(conv.inputs.size(), 4u);
+  EXPECT_EQ(conv.inputs[3], "x");
+  EXPECT_EQ(conv.attr_string("conv_activation", ""), "Clip");
+  EXPECT_EQ(conv.attr_floats("conv_activation_params"), (std::vector<float>{-0.2f, 0.3f}));
+  EXPECT_EQ(conv.attr_floats("activation_params"), (std::vector<float>{-0.2f, 0.4f}));
+}
+
 TEST(Passes, ConvAddWithBroadcastOperandIsNotResidual) {
   Builder b;
   b.input("x", {1, 2, 4, 4})

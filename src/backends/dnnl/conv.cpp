@@ -84,6 +84,7 @@ std::unique_ptr<Kernel> compile_conv(const KernelRequest& r) {
   dnnl::memory::desc bias_md = has_bias ? plain_desc({g.out_channels}) : dnnl::memory::desc();
 
   dnnl::post_ops ops;
+  if (!append_activation(node, ops, "conv_activation")) return nullptr;
   if (has_sum) ops.append_sum(1.f);
   if (!append_activation(node, ops)) return nullptr;
   dnnl::primitive_attr attr;

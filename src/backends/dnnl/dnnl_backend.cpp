@@ -107,11 +107,39 @@ std::vector<EltwiseStep> eltwise_steps(const std::string& op, const std::vector<
   return {};
 }
 
-bool append_activation(const Node& node, dnnl::post_ops& ops) {
-  const std::string act = node.attr_string("activation", "");
+namespace {
+
+// oneDNN 2.6's jit kernels compute a post-op chain wrongly when one eltwise algorithm appears twice with different
+// parameters (Conv -> Clip -> Add -> Clip: both clips got one pair of bounds; see DnnlKernels.FusedConvResidual).
+// A second clip takes the older clip algorithm, which clamps alike; any other repeat is declined (undef).
+dnnl::algorithm distinct_algorithm(const dnnl::post_ops& ops, dnnl::algorithm alg, float alpha, float beta) {
+  auto conflicts = [&](dnnl::algorithm a) {
+    for (int i = 0; i < ops.len(); ++i) {
+      if (ops.kind(i) != dnnl::primitive::kind::eltwise) continue;
+      float scale = 0, p = 0, q = 0;
+      dnnl::algorithm used;
+      ops.get_params_eltwise(i, scale, used, p, q);
+      if (used == a && (p != alpha || q != beta)) return true;
+    }
+    return false;
+  };
+  if (!conflicts(alg)) return alg;
+  if (alg == dnnl::algorithm::eltwise_clip_v2 && !conflicts(dnnl::algorithm::eltwise_clip))
+    return dnnl::algorithm::eltwise_clip;
+  return dnnl::algorithm::undef;
+}
+
+}  // namespace
+
+bool append_activation(const Node& node, dnnl::post_ops& ops, const std::string& attr) {
+  const std::string act = node.attr_string(attr, "");
   if (act.empty()) return true;
-  const std::vector<EltwiseStep> steps = eltwise_steps(act, node.attr_floats("activation_params"));
-  for (const EltwiseStep& e : steps) ops.append_eltwise(1.f, e.algorithm, e.alpha, e.beta);
+  const std::vector<EltwiseStep> steps = eltwise_steps(act, node.attr_floats(attr + "_params"));
+  for (const EltwiseStep& e : steps) {
+    const dnnl::algorithm alg = distinct_algorithm(ops, e.algorithm, e.alpha, e.beta);
+    if (alg == dnnl::algorithm::undef) return false;
+    ops.append_eltwise(1.f, alg, e.alpha, e.beta);
+  }
   return !steps.empty();
 }
 

@@ -35,9 +35,9 @@ struct EltwiseStep {
   float alpha, beta;
 };
 std::vector<EltwiseStep> eltwise_steps(const std::string& op, const std::vector<float>& params);
-// The node's `activation` / `activation_params` attributes (infera.Fused* ops) as post-ops; false when oneDNN has no
-// equivalent.
-bool append_activation(const Node& node, dnnl::post_ops& ops);
+// The node's `activation` / `activation_params` attributes (infera.Fused* ops; FusedConv's `conv_activation` with
+// attr) as post-ops; false when oneDNN has no equivalent.
+bool append_activation(const Node& node, dnnl::post_ops& ops, const std::string& attr = "activation");
 
 // Integer kernels: rounds the requantized value half to even before oneDNN adds the output zero point, as ONNX's
 // quantization (and the reference kernels) do. oneDNN alone rounds after adding it, which moves an exact tie (x.5)

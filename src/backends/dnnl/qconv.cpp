@@ -158,6 +158,7 @@ std::unique_ptr<Kernel> compile_qlinear_conv(const KernelRequest& r) {
     dst_zp = int32_t(y_zp[0]);
   }
   if (float_output) {
+    if (!append_activation(node, ops, "conv_activation")) return nullptr;
     if (present(r, kFloatZ)) {
       if (in[kFloatZ].type.dtype != DType::Float32 || !(z_in = value_desc(in[kFloatZ]))) return nullptr;
       ops.append_sum(1.f);
