@@ -105,17 +105,11 @@ struct Dequantized {
   NestedCall x, w;
 };
 
-// The float op's cost, with X and W read at their stored 8-bit size.
-Cost read_quantized(const OpContext& ctx, const Dequantized& d, Cost c) {
-  c.bytes_read += type_bytes(ctx.input_type(0)) + type_bytes(ctx.input_type(3)) - type_bytes(d.x.output_type()) -
-                  type_bytes(d.w.output_type());
-  return c;
-}
-
 // Gemm on the dequantized A and B (types, and values when running), and C.
-NestedCall gemm_call(const OpContext& ctx, const TensorType& a, const TensorType& b, const Tensor* a_value = nullptr,
-                     const Tensor* b_value = nullptr) {
+NestedCall gemm_call(const OpContext& ctx, const TensorType& a, const TensorType& b, const Tensor* a_value,
+                     const Tensor* b_value) {
   constexpr int kC = 6;
+  if (a.shape.size() != 2 || b.shape.size() != 2) ctx.fail("A and B must be 2-D");
   return NestedCall(ctx, "", "Gemm", kBaseOpset, only(ctx.node(), "transB"),
                     {a, b, ctx.has_input(kC) ? ctx.input_type(kC) : TensorType{}},
                     {a_value, b_value, ctx.has_input(kC) ? ctx.value(kC) : nullptr});
@@ -123,38 +117,9 @@ NestedCall gemm_call(const OpContext& ctx, const TensorType& a, const TensorType
 
 std::map<std::string, Attribute> gemm_weight_axis(const OpContext& ctx) { return only(ctx.node(), "axis"); }
 
-bool infer_quantized_gemm(OpContext& ctx) {
-  Dequantized d(ctx, gemm_weight_axis(ctx));
-  if (d.x.output_type().shape.size() != 2 || d.w.output_type().shape.size() != 2) ctx.fail("A and B must be 2-D");
-  NestedCall gemm = gemm_call(ctx, d.x.output_type(), d.w.output_type());
-  gemm.infer();
-  ctx.set_output(0, gemm.output_type().dtype, gemm.output_type().shape);
-  return true;
-}
-
-void quantized_gemm(OpContext& ctx) {
-  Dequantized d(ctx, gemm_weight_axis(ctx));
-  const Tensor a = d.x.run(), b = d.w.run();
-  NestedCall gemm =
-      gemm_call(ctx, TensorType{a.dtype(), a.shape(), true}, TensorType{b.dtype(), b.shape(), true}, &a, &b);
-  ctx.set_output_tensor(0, gemm.run());
-}
-
-Cost quantized_gemm_cost(const OpContext& ctx) {
-  Dequantized d(ctx, gemm_weight_axis(ctx));
-  return read_quantized(ctx, d, gemm_call(ctx, d.x.output_type(), d.w.output_type()).cost());
-}
-
-std::map<std::string, Attribute> conv_weight_axis(const OpContext&) {
-  Attribute output_channels;
-  output_channels.kind = Attribute::Kind::Int;
-  output_channels.i = 0;
-  return {{"axis", output_channels}};
-}
-
 // FusedConv on the dequantized X and W (types, and values when running), B and Z.
-NestedCall float_conv_call(const OpContext& ctx, const TensorType& x, const TensorType& w,
-                           const Tensor* x_value = nullptr, const Tensor* w_value = nullptr) {
+NestedCall float_conv_call(const OpContext& ctx, const TensorType& x, const TensorType& w, const Tensor* x_value,
+                           const Tensor* w_value) {
   constexpr int kB = 6, kResidual = 7;
   std::vector<TensorType> types{x, w};
   std::vector<const Tensor*> values{x_value, w_value};
@@ -165,25 +130,41 @@ NestedCall float_conv_call(const OpContext& ctx, const TensorType& x, const Tens
   return NestedCall(ctx, "infera", "FusedConv", 1, ctx.node().attrs, std::move(types), std::move(values));
 }
 
-bool infer_quantized_conv(OpContext& ctx) {
-  Dequantized d(ctx, conv_weight_axis(ctx));
-  NestedCall conv = float_conv_call(ctx, d.x.output_type(), d.w.output_type());
-  if (!conv.infer()) return false;
-  ctx.set_output(0, conv.output_type().dtype, conv.output_type().shape);
+std::map<std::string, Attribute> conv_weight_axis(const OpContext&) {
+  Attribute output_channels;
+  output_channels.kind = Attribute::Kind::Int;
+  output_channels.i = 0;
+  return {{"axis", output_channels}};
+}
+
+// QuantizedGemm and QuantizedConv: the float op `float_call` makes, on X and W dequantized (W along the axis
+// `weight_axis` gives).
+template <auto weight_axis, auto float_call>
+bool infer_dequantized(OpContext& ctx) {
+  Dequantized d(ctx, weight_axis(ctx));
+  NestedCall op = float_call(ctx, d.x.output_type(), d.w.output_type(), nullptr, nullptr);
+  if (!op.infer()) return false;
+  ctx.set_output(0, op.output_type().dtype, op.output_type().shape);
   return true;
 }
 
-void quantized_conv(OpContext& ctx) {
-  Dequantized d(ctx, conv_weight_axis(ctx));
+template <auto weight_axis, auto float_call>
+void run_dequantized(OpContext& ctx) {
+  Dequantized d(ctx, weight_axis(ctx));
   const Tensor x = d.x.run(), w = d.w.run();
-  NestedCall conv =
-      float_conv_call(ctx, TensorType{x.dtype(), x.shape(), true}, TensorType{w.dtype(), w.shape(), true}, &x, &w);
-  ctx.set_output_tensor(0, conv.run());
+  NestedCall op =
+      float_call(ctx, TensorType{x.dtype(), x.shape(), true}, TensorType{w.dtype(), w.shape(), true}, &x, &w);
+  ctx.set_output_tensor(0, op.run());
 }
 
-Cost quantized_conv_cost(const OpContext& ctx) {
-  Dequantized d(ctx, conv_weight_axis(ctx));
-  return read_quantized(ctx, d, float_conv_call(ctx, d.x.output_type(), d.w.output_type()).cost());
+// The float op's cost, with X and W read at their stored 8-bit size.
+template <auto weight_axis, auto float_call>
+Cost dequantized_cost(const OpContext& ctx) {
+  Dequantized d(ctx, weight_axis(ctx));
+  Cost c = float_call(ctx, d.x.output_type(), d.w.output_type(), nullptr, nullptr).cost();
+  c.bytes_read += type_bytes(ctx.input_type(0)) + type_bytes(ctx.input_type(3)) - type_bytes(d.x.output_type()) -
+                  type_bytes(d.w.output_type());
+  return c;
 }
 
 }  // namespace
@@ -195,14 +176,14 @@ void register_fused_quant_ops(OpTable& t) {
          .cost = fused_qlinear_conv_cost,
          .domain = "infera"});
   t.add({.name = "QuantizedGemm",
-         .infer = infer_quantized_gemm,
-         .compute = quantized_gemm,
-         .cost = quantized_gemm_cost,
+         .infer = infer_dequantized<gemm_weight_axis, gemm_call>,
+         .compute = run_dequantized<gemm_weight_axis, gemm_call>,
+         .cost = dequantized_cost<gemm_weight_axis, gemm_call>,
          .domain = "infera"});
   t.add({.name = "QuantizedConv",
-         .infer = infer_quantized_conv,
-         .compute = quantized_conv,
-         .cost = quantized_conv_cost,
+         .infer = infer_dequantized<conv_weight_axis, float_conv_call>,
+         .compute = run_dequantized<conv_weight_axis, float_conv_call>,
+         .cost = dequantized_cost<conv_weight_axis, float_conv_call>,
          .domain = "infera"});
 }
 
