@@ -143,6 +143,22 @@ TEST(CpuKernels, SoftmaxMatchesReference) {
   check({"Softmax", {with_nan}});
 }
 
+// Inference BatchNormalization with constant parameters: 2-D (after a Gemm: rows of channels) and 4-D, on every ISA.
+// mul and add are formed in double as the reference forms them, so the results are the reference's to the bit.
+TEST(CpuKernels, BatchNormMatchesReference) {
+  for (const Shape& x : std::vector<Shape>{{217, 128}, {3, 5}, {2, 7, 9, 11}, {1, 3, 40000}}) {
+    const int64_t c = x[1];
+    Tensor var = values({c}, 14, 2.0f, true);
+    for (int64_t i = 0; i < c; ++i) var.data<float>()[i] = std::fabs(var.data<float>()[i]);
+    check({"BatchNormalization", {values(x, 10, 4.0f, true), values({c}, 11), values({c}, 12), values({c}, 13), var},
+           {{"epsilon", float_attr(1e-3f)}}, 15, {"y"}, {1, 2, 3, 4}},
+          0.0f);
+  }
+  const Shape x{2, 3};  // parameters that are graph inputs: the reference runs it
+  EXPECT_TRUE(declines({"BatchNormalization", {values(x, 1), values({3}, 2), values({3}, 3), values({3}, 4),
+                                                values({3}, 5)}, {}, 15}));
+}
+
 TEST(CpuKernels, LayerNormMatchesReference) {
   const Tensor x = values({2, 7, 768}, 20, 3.0f);
   check({"LayerNormalization", {x, values({768}, 21), values({768}, 22)}}, 1e-4f);

@@ -1,6 +1,6 @@
-// The CPU backend's QuantizeLinear / DequantizeLinear against the reference kernels, byte for byte, under every
-// ISA variant this CPU runs: halves (round half to even), saturation, NaN and infinities, per tensor and per axis,
-// uint8 and int8, odd sizes and sizes that split across threads.
+// The CPU backend's QuantizeLinear / DequantizeLinear and com.microsoft QLinearAdd against the reference kernels,
+// byte for byte, under every ISA variant this CPU runs: halves (round half to even), saturation, NaN and infinities,
+// per tensor and per axis, uint8 and int8, broadcasting, odd sizes and sizes that split across threads.
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -102,6 +102,22 @@ TEST(QuantizeKernels, PerTensorMatchesReferenceBitExact) {
   // No zero point: uint8 with zero point 0, where every negative value saturates.
   const Tensor x = awkward_floats({3, 1001}, 0.5f, 3);
   expect_same_bytes({"QuantizeLinear", {x, Tensor::scalar<float>(0.5f)}, {}, 13, {"y"}, {1}});
+}
+
+// A quantized bias added to a product's rows (anomaly-ae), per-channel and scalar operands, the same shape; scales
+// that send part of the sums beyond the 8-bit range.
+TEST(QuantizeKernels, QLinearAddMatchesReferenceBitExact) {
+  const std::vector<std::pair<Shape, Shape>> shapes = {
+      {{217, 128}, {128}}, {{2, 3, 5, 7}, {3, 1, 1}}, {{3, 1001}, {3, 1001}}, {{17}, {}}, {{}, {5, 9}}};
+  for (DType type : {DType::UInt8, DType::Int8})
+    for (const auto& [a, b] : shapes) {
+      const bool u = type == DType::UInt8;
+      expect_same_bytes({"QLinearAdd",
+                         {quantized(type, a, 1), Tensor::scalar<float>(0.031f), scalar_zero_point(type, u ? 120 : -3),
+                          quantized(type, b, 2), Tensor::scalar<float>(0.017f), scalar_zero_point(type, u ? 140 : 9),
+                          Tensor::scalar<float>(0.029f), scalar_zero_point(type, u ? 100 : 4)},
+                         {}, 1, {"y"}, {1, 2, 4, 5, 6, 7}, "com.microsoft"});
+    }
 }
 
 TEST(QuantizeKernels, PerAxisMatchesReferenceBitExact) {

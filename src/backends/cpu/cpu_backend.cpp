@@ -37,6 +37,7 @@ const std::map<std::pair<std::string_view, std::string_view>, Factory>& factorie
       {{"", "Softmax"}, cpu::compile_softmax},
       {{"", "LogSoftmax"}, cpu::compile_softmax},
       {{"", "LayerNormalization"}, cpu::compile_layer_norm},
+      {{"", "BatchNormalization"}, cpu::compile_batch_norm},
       {{"infera", "SkipLayerNormalization"}, cpu::compile_skip_layer_norm},
       {{"", "ReduceSum"}, cpu::compile_reduce},
       {{"", "ReduceMean"}, cpu::compile_reduce},
@@ -51,6 +52,7 @@ const std::map<std::pair<std::string_view, std::string_view>, Factory>& factorie
       {{"infera", "Attention"}, cpu::compile_attention},
       {{"", "QuantizeLinear"}, cpu::compile_quantize},
       {{"", "DequantizeLinear"}, cpu::compile_quantize},
+      {{"com.microsoft", "QLinearAdd"}, cpu::compile_qlinear_add},
   };
   return table;
 }

@@ -14,6 +14,7 @@ std::unique_ptr<Kernel> compile_unary(const KernelRequest& request);
 std::unique_ptr<Kernel> make_square_kernel();
 std::unique_ptr<Kernel> compile_softmax(const KernelRequest& request);
 std::unique_ptr<Kernel> compile_layer_norm(const KernelRequest& request);
+std::unique_ptr<Kernel> compile_batch_norm(const KernelRequest& request);
 std::unique_ptr<Kernel> compile_skip_layer_norm(const KernelRequest& request);
 std::unique_ptr<Kernel> compile_reduce(const KernelRequest& request);
 std::unique_ptr<Kernel> compile_global_average_pool(const KernelRequest& request);
@@ -26,5 +27,6 @@ std::unique_ptr<Kernel> compile_expand(const KernelRequest& request);
 std::unique_ptr<Kernel> compile_attention(const KernelRequest& request);
 // QuantizeLinear and DequantizeLinear to and from 8-bit integers (quantize_kernels.cpp).
 std::unique_ptr<Kernel> compile_quantize(const KernelRequest& request);
+std::unique_ptr<Kernel> compile_qlinear_add(const KernelRequest& request);  // quantize_kernels.cpp
 
 }  // namespace infera::cpu

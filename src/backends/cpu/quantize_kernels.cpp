@@ -2,9 +2,12 @@
 // zero points, per tensor or per axis: the bytes of the reference kernels (ops/quantize.cpp), vectorised. An int8
 // network's input quantization and its last dequantization run here. Quantization divides (as the reference does:
 // a multiplication by the reciprocal would round differently), rounds half to even and saturates.
+// com.microsoft QLinearAdd with constant per-tensor parameters and numpy broadcasting (a quantized bias added to a
+// QLinearMatMul's rows): the reference's float arithmetic, (a - za) * sa/sc + (b - zb) * sb/sc, rounded the same way.
 #include <algorithm>
 #include <limits>
 
+#include "backends/cpu/broadcast.h"
 #include "backends/cpu/cpu_kernel.h"
 #include "backends/cpu/kernels.h"
 #include "ops/helpers.h"
@@ -12,23 +15,27 @@
 namespace infera::cpu {
 namespace {
 
-// x / scale -> round half to even -> + zero point -> saturate, NaN -> the zero point (quant_limits in formats.h).
+// A real value in quantization steps -> round half to even -> + zero point -> saturate; NaN -> the zero point
+// (quantize_round in quant/formats.h).
+template <class Q>
+INFERA_CPU_INLINE Q to_quantized(float steps, float zero_point) {
+  constexpr float lo = float(std::numeric_limits<Q>::min()), hi = float(std::numeric_limits<Q>::max());
+  // Beyond +-512 every 8-bit result saturates whatever the zero point; bounding the value there first keeps the
+  // rounding trick below exact and maps infinities to the limits.
+  constexpr float kBound = 512.0f;
+  constexpr float kRoundMagic = 12582912.0f;  // 1.5 * 2^23: adding it rounds |v| < 2^22 to an integer, ties to even
+  const float bounded = std::min(std::max(steps == steps ? steps : 0.0f, -kBound), kBound);
+  const float shifted = (bounded + kRoundMagic) - kRoundMagic + zero_point;
+  return Q(int32_t(std::min(std::max(shifted, lo), hi)));
+}
+
+// x / scale, quantized.
 template <class Q>
 struct QuantizeBody {
   INFERA_CPU_INLINE static void run(const void* in, void* out, int64_t n, float scale, float zero_point) {
-    constexpr float lo = float(std::numeric_limits<Q>::min()), hi = float(std::numeric_limits<Q>::max());
-    // Beyond +-512 every 8-bit result saturates whatever the zero point; bounding v there first keeps the rounding
-    // trick below exact and maps infinities to the limits.
-    constexpr float kBound = 512.0f;
-    constexpr float kRoundMagic = 12582912.0f;  // 1.5 * 2^23: adding it rounds |v| < 2^22 to an integer, ties to even
     const float* x = static_cast<const float*>(in);
     Q* y = static_cast<Q*>(out);
-    for (int64_t i = 0; i < n; ++i) {
-      const float scaled = x[i] / scale;
-      const float bounded = std::min(std::max(scaled == scaled ? scaled : 0.0f, -kBound), kBound);
-      const float shifted = (bounded + kRoundMagic) - kRoundMagic + zero_point;
-      y[i] = Q(int32_t(std::min(std::max(shifted, lo), hi)));
-    }
+    for (int64_t i = 0; i < n; ++i) y[i] = to_quantized<Q>(x[i] / scale, zero_point);
   }
 };
 
@@ -93,6 +100,70 @@ class ConvertKernel final : public CpuKernel {
 
 bool is_quantized8(DType t) { return t == DType::Int8 || t == DType::UInt8; }
 
+// QLinearAdd's parameters: A's and B's scale over C's, and the three zero points.
+struct QAddParams {
+  float ra = 1, rb = 1, za = 0, zb = 0, zc = 0;
+};
+
+// One row of QLinearAdd: A and B advance along it (stride 1) or stay put (stride 0).
+template <class Q, int a_stride, int b_stride>
+struct QAddRow {
+  INFERA_CPU_INLINE static void run(const void* a, const void* b, void* y, int64_t n, const QAddParams* p) {
+    const Q* pa = static_cast<const Q*>(a);
+    const Q* pb = static_cast<const Q*>(b);
+    Q* py = static_cast<Q*>(y);
+    for (int64_t i = 0; i < n; ++i) {
+      const float va = p->ra * (float(pa[i * a_stride]) - p->za), vb = p->rb * (float(pb[i * b_stride]) - p->zb);
+      py[i] = to_quantized<Q>(va + vb, p->zc);
+    }
+  }
+};
+
+using QAddFn = void (*)(const void*, const void*, void*, int64_t, const QAddParams*);
+
+template <class Q>
+QAddFn qadd_fn(Isa isa, int64_t a_stride, int64_t b_stride) {
+  if (a_stride && b_stride)
+    return variant<QAddRow<Q, 1, 1>, const void*, const void*, void*, int64_t, const QAddParams*>(isa);
+  if (a_stride) return variant<QAddRow<Q, 1, 0>, const void*, const void*, void*, int64_t, const QAddParams*>(isa);
+  if (b_stride) return variant<QAddRow<Q, 0, 1>, const void*, const void*, void*, int64_t, const QAddParams*>(isa);
+  return variant<QAddRow<Q, 0, 0>, const void*, const void*, void*, int64_t, const QAddParams*>(isa);
+}
+
+class QLinearAddKernel final : public CpuKernel {
+ public:
+  QLinearAddKernel(QAddFn fn, QAddParams params, StridedRows<2> rows)
+      : CpuKernel("qlinearadd"), fn_(fn), params_(params), rows_(std::move(rows)) {}
+
+  void run(const std::vector<const Tensor*>& inputs, const std::vector<Tensor*>& outputs) override {
+    const auto* a = static_cast<const uint8_t*>(inputs[0]->raw());
+    const auto* b = static_cast<const uint8_t*>(inputs[3]->raw());
+    auto* y = static_cast<uint8_t*>(outputs[0]->raw());
+    const int64_t inner = rows_.inner;
+    parallel_ranges(rows_.rows(), inner, [&](int64_t first, int64_t last) {
+      for (int64_t row = first; row < last; ++row) {
+        const std::array<int64_t, 2> off = rows_.row_offsets(row);
+        fn_(a + off[0], b + off[1], y + row * inner, inner, &params_);
+      }
+    });
+  }
+
+ private:
+  QAddFn fn_;
+  QAddParams params_;
+  StridedRows<2> rows_;
+};
+
+// A constant scalar scale (type float32) or zero point (type `type`) at input i. An absent zero point is 0; an
+// absent scale is not allowed.
+bool scalar_param(const KernelRequest& r, size_t i, DType type, float& value) {
+  if (i >= r.inputs.size() || r.inputs[i].type.dtype == DType::Undefined) return type != DType::Float32;
+  const Tensor* t = r.inputs[i].constant;
+  if (!t || t->numel() != 1 || t->dtype() != type) return false;
+  value = float(t->as_double(0));
+  return true;
+}
+
 // Constant float32 scales and zero points of `quantized` type, one per tensor or one per index along `axis`: as
 // the reference reads them (ops/quantize.cpp). False for what only the reference runs (blocked, run-time values).
 bool constant_params(const KernelRequest& r, DType quantized, std::vector<float>& scales,
@@ -139,6 +210,26 @@ std::unique_ptr<Kernel> compile_quantize(const KernelRequest& r) {
                                            std::move(scales), std::move(zero_points), row_size);
   return std::make_unique<ConvertKernel>("dequantize", convert_fn<DequantizeBody>(quantized, isa), narrow, wide,
                                          std::move(scales), std::move(zero_points), row_size);
+}
+
+std::unique_ptr<Kernel> compile_qlinear_add(const KernelRequest& r) {
+  if (r.inputs.size() < 7 || r.outputs.size() != 1) return nullptr;
+  const DType type = r.inputs[0].type.dtype;
+  if (!is_quantized8(type) || !is_plain(r, 0, type) || !is_plain(r, 3, type) || r.outputs[0].dtype != type)
+    return nullptr;
+  float sa = 1, sb = 1, sc = 1;
+  QAddParams p;
+  if (!scalar_param(r, 1, DType::Float32, sa) || !scalar_param(r, 2, type, p.za) ||
+      !scalar_param(r, 4, DType::Float32, sb) || !scalar_param(r, 5, type, p.zb) ||
+      !scalar_param(r, 6, DType::Float32, sc) || !scalar_param(r, 7, type, p.zc))
+    return nullptr;
+  p.ra = sa / sc;  // as the reference forms them (ops/qlinear.cpp)
+  p.rb = sb / sc;
+  StridedRows<2> rows = broadcast_rows<2>(r.outputs[0].shape, {r.inputs[0].type.shape, r.inputs[3].type.shape});
+  const Isa isa = active_isa();
+  const auto [as, bs] = rows.inner_stride;
+  const QAddFn fn = type == DType::UInt8 ? qadd_fn<uint8_t>(isa, as, bs) : qadd_fn<int8_t>(isa, as, bs);
+  return std::make_unique<QLinearAddKernel>(fn, p, std::move(rows));
 }
 
 }  // namespace infera::cpu
