@@ -1,6 +1,7 @@
 // Activation functions: Relu, Sigmoid and its relatives, the ELU family, Gelu, PRelu, Clip, Shrink.
 // Attributes are float; they are converted to the compute type so that float64 inputs compute in double.
 #include "ops/activation_math.h"
+#include "ops/activation_node.h"
 #include "ops/elementwise.h"
 
 namespace infera {
@@ -119,6 +120,47 @@ void prelu(OpContext& ctx) {
     });
   });
 }
+
+}  // namespace
+
+bool clip_bounds(const Node& clip, const KnownInput& constant, float& lo, float& hi) {
+  lo = -std::numeric_limits<float>::max();
+  hi = std::numeric_limits<float>::max();
+  if (clip.opset < 11) {
+    lo = clip.attr_float("min", lo);
+    hi = clip.attr_float("max", hi);
+    return true;
+  }
+  for (size_t i = 1; i < 3 && i < clip.inputs.size(); ++i) {
+    if (clip.inputs[i].empty()) continue;
+    const Tensor* bound = constant(i);
+    if (!bound || bound->numel() != 1) return false;
+    (i == 1 ? lo : hi) = float(bound->as_double(0));
+  }
+  return true;
+}
+
+bool fused_activation_of(const Node& n, const KnownInput& constant, FusedActivation& act) {
+  if (!n.domain.empty() || n.inputs.empty()) return false;
+  const std::string& op = n.op_type;
+  if (op == "Relu" || op == "Sigmoid" || op == "Tanh" || op == "HardSwish") {
+    act = {op, {}};
+  } else if (op == "LeakyRelu") {
+    act = {op, {n.attr_float("alpha", 0.01f)}};
+  } else if (op == "HardSigmoid") {
+    act = {op, {n.attr_float("alpha", 0.2f), n.attr_float("beta", 0.5f)}};
+  } else if (op == "Gelu") {
+    act = {n.attr_string("approximate", "none") == "tanh" ? "GeluTanh" : "Gelu", {}};
+  } else if (op == "Clip") {
+    act = {op, {0, 0}};
+    return clip_bounds(n, constant, act.params[0], act.params[1]);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+namespace {
 
 // Before opset 11 the bounds are attributes; from 11 they are optional scalar inputs of the input's type.
 bool infer_clip(OpContext& ctx) {

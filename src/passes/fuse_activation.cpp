@@ -3,52 +3,12 @@
 // as x * Sigmoid(x), become infera.FusedConv / FusedGemm / FusedMatMul with `activation` and `activation_params`
 // (infera.QuantizedConv, an integer convolution with a float result, takes them as it is).
 // The base op's output must be read only by the activation (for SiLU: by the Sigmoid and the Mul).
-#include <cfloat>
 
+#include "ops/activation_node.h"
 #include "passes/passes.h"
 
 namespace infera {
 namespace {
-
-struct Activation {
-  std::string name;
-  std::vector<float> params;
-};
-
-// Clip's bounds: attributes before opset 11, optional constant inputs after. Absent bounds are +-FLT_MAX.
-bool clip_bounds(const PassContext& ctx, const Node& n, std::vector<float>& bounds) {
-  bounds = {-FLT_MAX, FLT_MAX};
-  if (n.opset < 11) {
-    bounds = {n.attr_float("min", -FLT_MAX), n.attr_float("max", FLT_MAX)};
-    return true;
-  }
-  for (size_t k = 1; k < 3; ++k) {
-    if (k >= n.inputs.size() || n.inputs[k].empty()) continue;
-    if (!ctx.scalar_constant(n.inputs[k], bounds[k - 1])) return false;
-  }
-  return true;
-}
-
-// The activation node `n` computes, applied to its input 0; false when it is not one that fuses.
-bool activation_of(const PassContext& ctx, const Node& n, Activation& act) {
-  if (!n.domain.empty() || n.inputs.empty()) return false;
-  const std::string& op = n.op_type;
-  if (op == "Relu" || op == "Sigmoid" || op == "Tanh" || op == "HardSwish") {
-    act = {op, {}};
-  } else if (op == "LeakyRelu") {
-    act = {op, {n.attr_float("alpha", 0.01f)}};
-  } else if (op == "HardSigmoid") {
-    act = {op, {n.attr_float("alpha", 0.2f), n.attr_float("beta", 0.5f)}};
-  } else if (op == "Gelu") {
-    act = {n.attr_string("approximate", "none") == "tanh" ? "GeluTanh" : "Gelu", {}};
-  } else if (op == "Clip") {
-    act.name = op;
-    return clip_bounds(ctx, n, act.params);
-  } else {
-    return false;
-  }
-  return true;
-}
 
 // The fused op a node becomes, or "" when it is neither a base op nor a fused op still without activation.
 std::string fused_name(const Node& n) {
@@ -88,13 +48,14 @@ bool fuse(PassContext& ctx, size_t base) {
   const std::string& y = n.outputs[0];
   const TensorType* t = ctx.type(y);
   if (!t || !dtype_is_float(t->dtype)) return false;
-  Activation act;
+  FusedActivation act;
   std::vector<size_t> absorbed;
   size_t sigmoid = 0, mul = 0;
   if (silu_readers(ctx, y, sigmoid, mul)) {
     act = {"SiLU", {}};
     absorbed = {sigmoid, mul};
-  } else if (ctx.single_use(y) && activation_of(ctx, ctx.node(ctx.consumers(y)[0]), act)) {
+  } else if (const Node* next = ctx.single_use(y) ? &ctx.node(ctx.consumers(y)[0]) : nullptr;
+             next && fused_activation_of(*next, [&](size_t i) { return ctx.constant(next->inputs[i]); }, act)) {
     absorbed = {ctx.consumers(y)[0]};
   } else {
     return false;

@@ -19,6 +19,7 @@
 #include <cfloat>
 #include <cmath>
 
+#include "ops/activation_node.h"
 #include "ops/quantize.h"
 #include "passes/passes.h"
 
@@ -86,30 +87,12 @@ int dequantize_of(const PassContext& ctx, const std::string& value, QuantParams&
   return quant_params(ctx, ctx.node(size_t(d)), p, why) ? d : -1;
 }
 
-// Q(v) for a real v, as QuantizeLinear computes it.
-int64_t quantize(float v, const QuantParams& q) {
-  return q.type == DType::UInt8 ? int64_t(quantize_value<uint8_t>(v, q.s(), uint8_t(q.zp())))
-                                : int64_t(quantize_value<int8_t>(v, q.s(), int8_t(q.zp())));
-}
-
 // Relu or Clip whose effect the output quantization's saturation already has.
 bool absorbed_by(const PassContext& ctx, const Node& act, const QuantParams& out) {
-  const int64_t qmin = out.type == DType::UInt8 ? 0 : -128, qmax = out.type == DType::UInt8 ? 255 : 127;
-  float lo = -FLT_MAX, hi = FLT_MAX;
-  if (is_op(act, "Relu")) {
-    lo = 0;
-  } else if (act.opset < 11) {
-    lo = act.attr_float("min", lo);
-    hi = act.attr_float("max", hi);
-  } else {
-    for (size_t k = 1; k < 3 && k < act.inputs.size(); ++k) {
-      if (act.inputs[k].empty()) continue;
-      const Tensor* b = known(ctx, act.inputs[k]);
-      if (!b || b->numel() != 1) return false;
-      (k == 1 ? lo : hi) = float(b->as_double(0));
-    }
-  }
-  return quantize(lo, out) == qmin && quantize(hi, out) == qmax;
+  float lo = 0, hi = FLT_MAX;
+  if (!is_op(act, "Relu") && !clip_bounds(act, [&](size_t i) { return known(ctx, act.inputs[i]); }, lo, hi))
+    return false;
+  return quantization_clips_at(lo, hi, out.s(), out.zp(), out.type == DType::UInt8);
 }
 
 // The int32 bias of a QLinearConv: the real bias (a DequantizeLinear of a constant, or a float constant) at scale

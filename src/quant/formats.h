@@ -247,6 +247,16 @@ inline Q quantize_value(float x, float scale, Q zero_point, bool saturate = true
   return quantize_scaled<Q>(x / scale, zero_point, saturate);
 }
 
+// True when quantizing to int8 or uint8 with (scale, zero_point) saturates wherever a clip to [lo, hi] clips: Q(lo)
+// is the type's minimum and Q(hi) its maximum, so Q(clip(x, lo, hi)) = Q(x) for every x and the clip can go.
+inline bool quantization_clips_at(float lo, float hi, float scale, int64_t zero_point, bool is_unsigned) {
+  if (is_unsigned)
+    return quantize_value<uint8_t>(lo, scale, uint8_t(zero_point)) == 0 &&
+           quantize_value<uint8_t>(hi, scale, uint8_t(zero_point)) == 255;
+  return quantize_value<int8_t>(lo, scale, int8_t(zero_point)) == -128 &&
+         quantize_value<int8_t>(hi, scale, int8_t(zero_point)) == 127;
+}
+
 // ONNX DequantizeLinear for one value: (q - zero_point) * scale.
 template <class Q>
 inline float dequantize_value(Q q, float scale, Q zero_point) {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "ops/activation_node.h"
 #include "quant/formats.h"
 #include "quant/weight_scales.h"
 #include "quant/writers.h"
@@ -275,42 +276,24 @@ class QdqWriter {
     activations_[v] = {dequantized, q.scale};
   }
 
-  // A constant scalar input of a node (an initializer or a folded value); false when absent or not constant.
-  bool scalar_input(const Node& n, size_t k, float& value) const {
-    if (k >= n.inputs.size() || n.inputs[k].empty()) return false;
-    auto c = e_.analysis.constants.find(n.inputs[k]);
-    if (c == e_.analysis.constants.end() || c->second.numel() != 1) return false;
-    value = float(c->second.as_double(0));
-    return true;
-  }
-
   // Relu or Clip before a pair whose QuantizeLinear saturates exactly where the activation clips (Q(lo) is the
   // type's minimum, Q(hi) its maximum) computes nothing the pair does not: when only the pair reads it (the caller
-  // checks that nothing else, graph outputs and subgraphs included, does), the
-  // QuantizeLinear reads the activation's input and the activation is left out, as ONNX Runtime's quantizer does
-  // with such activations. (ONNX Runtime 1.30 also fails to load some models that keep them: its Clip/Q fusion
+  // checks that nothing else, graph outputs and subgraphs included, does), the QuantizeLinear reads the activation's
+  // input and the activation is left out, as ONNX Runtime's quantizer does with such activations. (ONNX Runtime 1.30 also fails to load some models that keep them: its Clip/Q fusion
   // leaves a dangling input behind at its default optimization level.)
   void drop_saturated_activation(const ActivationPair& pair) {
     const Node& act = e_.node(pair.producer);
     if (!act.domain.empty() || (act.op_type != "Relu" && act.op_type != "Clip") || dtype_is_float8(pair.q.type))
       return;
-    float lo = 0, hi = std::numeric_limits<float>::infinity();
-    if (act.op_type == "Clip") {
-      lo = -hi;
-      if (act.opset < 11) {
-        lo = act.attr_float("min", -std::numeric_limits<float>::max());
-        hi = act.attr_float("max", std::numeric_limits<float>::max());
-      } else if ((act.inputs.size() > 1 && !act.inputs[1].empty() && !scalar_input(act, 1, lo)) ||
-                 (act.inputs.size() > 2 && !act.inputs[2].empty() && !scalar_input(act, 2, hi))) {
-        return;
-      }
-    }
-    const bool u8 = pair.q.type == DType::UInt8;
-    auto q = [&](float x) {
-      return u8 ? int(quantize_value<uint8_t>(x, pair.q.scale, pair.q.zero_point))
-                : int(quantize_value<int8_t>(x, pair.q.scale, int8_t(pair.q.zero_point)));
+    auto constant = [&](size_t i) -> const Tensor* {
+      auto c = e_.analysis.constants.find(act.inputs[i]);
+      return c == e_.analysis.constants.end() ? nullptr : &c->second;
     };
-    if (q(lo) != (u8 ? 0 : -128) || q(hi) != (u8 ? 255 : 127)) return;
+    float lo = 0, hi = std::numeric_limits<float>::max();
+    if (act.op_type == "Clip" && !clip_bounds(act, constant, lo, hi)) return;
+    const bool u8 = pair.q.type == DType::UInt8;
+    const int64_t zero_point = u8 ? int64_t(pair.q.zero_point) : int64_t(int8_t(pair.q.zero_point));
+    if (!quantization_clips_at(lo, hi, pair.q.scale, zero_point, u8)) return;
     e_.insertions.after[pair.producer][pair.index].set_input(0, act.inputs[0]);
     e_.insertions.dropped.insert(pair.producer);
   }

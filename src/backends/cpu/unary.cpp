@@ -8,6 +8,7 @@
 #include "backends/cpu/cpu_kernel.h"
 #include "backends/cpu/kernels.h"
 #include "backends/cpu/vec_math.h"
+#include "ops/activation_node.h"
 
 namespace infera::cpu {
 namespace {
@@ -70,24 +71,6 @@ class UnaryKernel final : public CpuKernel {
   float a_, b_;
 };
 
-// Clip's bounds: attributes before opset 11, optional scalar inputs after (false when one is not a constant).
-bool clip_bounds(const KernelRequest& r, float& lo, float& hi) {
-  lo = std::numeric_limits<float>::lowest();
-  hi = std::numeric_limits<float>::max();
-  if (r.node.opset < 11) {
-    lo = r.node.attr_float("min", -std::numeric_limits<float>::max());
-    hi = r.node.attr_float("max", std::numeric_limits<float>::max());
-    return true;
-  }
-  for (size_t i = 1; i < 3 && i < r.inputs.size(); ++i) {
-    if (r.inputs[i].type.dtype == DType::Undefined) continue;
-    const Tensor* bound = r.inputs[i].constant;
-    if (!bound || bound->dtype() != DType::Float32 || bound->numel() != 1) return false;
-    (i == 1 ? lo : hi) = bound->data<float>()[0];
-  }
-  return true;
-}
-
 }  // namespace
 
 std::unique_ptr<Kernel> make_square_kernel() {
@@ -120,7 +103,7 @@ std::unique_ptr<Kernel> compile_unary(const KernelRequest& r) {
     return make(unary_fn<HardSigmoidOp>(isa), r.node.attr_float("alpha", 0.2f), r.node.attr_float("beta", 0.5f));
   if (op == "Clip") {
     float lo, hi;
-    if (!clip_bounds(r, lo, hi)) return nullptr;
+    if (!clip_bounds(r.node, [&](size_t i) { return r.inputs[i].constant; }, lo, hi)) return nullptr;
     return make(unary_fn<ClipOp>(isa), lo, hi);
   }
   if (op == "Gelu") {

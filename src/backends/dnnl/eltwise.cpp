@@ -10,6 +10,7 @@
 #include <map>
 
 #include "backends/dnnl/dnnl_common.h"
+#include "ops/activation_node.h"
 
 namespace infera::dnnl_backend {
 namespace {
@@ -59,30 +60,6 @@ std::optional<dnnl::memory::desc> broadcast_desc(const ValueDesc& v, const Shape
   return plain_desc(padded, dnnl_type(v.type.dtype));
 }
 
-// The activation a plain ONNX node computes, as eltwise_steps names it, with its parameters; "" when none.
-std::string activation_of(const KernelRequest& r, std::vector<float>& params) {
-  const Node& n = r.node;
-  const std::string& op = n.op_type;
-  if (op == "Relu" || op == "Sigmoid" || op == "Tanh" || op == "HardSwish") return op;
-  if (op == "LeakyRelu") {
-    params = {n.attr_float("alpha", 0.01f)};
-    return op;
-  }
-  if (op == "Gelu") return n.attr_string("approximate", "none") == "tanh" ? "GeluTanh" : "Gelu";
-  if (op != "Clip") return "";
-  params = {-3.4e38f, 3.4e38f};  // absent bounds
-  if (n.opset < 11) {
-    params = {n.attr_float("min", params[0]), n.attr_float("max", params[1])};
-    return op;
-  }
-  for (size_t k = 1; k < 3 && k < r.inputs.size(); ++k) {
-    if (r.inputs[k].type.dtype == DType::Undefined) continue;
-    if (!r.inputs[k].constant || r.inputs[k].constant->numel() != 1) return "";
-    params[k - 1] = float(r.inputs[k].constant->as_double(0));
-  }
-  return op;
-}
-
 std::unique_ptr<ElementwiseKernel> make_kernel(const dnnl::primitive_desc_base& pd, dnnl::primitive primitive,
                                                std::vector<dnnl::memory::desc> srcs, std::vector<size_t> input_of,
                                                const Shape& shape, const std::string& name) {
@@ -125,9 +102,9 @@ std::unique_ptr<Kernel> compile_binary(const KernelRequest& r) {
 
 std::unique_ptr<Kernel> compile_eltwise(const KernelRequest& r) {
   if (r.inputs.empty() || !runs_here(r.inputs[0]) || r.outputs.size() != 1) return nullptr;
-  std::vector<float> params;
-  const std::string activation = activation_of(r, params);
-  const std::vector<EltwiseStep> steps = eltwise_steps(activation, params);
+  FusedActivation act;
+  if (!fused_activation_of(r.node, [&](size_t i) { return r.inputs[i].constant; }, act)) return nullptr;
+  const std::vector<EltwiseStep> steps = eltwise_steps(act.name, act.params);
   if (steps.size() != 1) return nullptr;  // none, or several (HardSigmoid): the reference kernel runs it
   auto md = value_desc(r.inputs[0]);
   if (!md) return nullptr;
