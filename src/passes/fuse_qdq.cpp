@@ -146,28 +146,39 @@ void replace(PassContext& ctx, const Match& m, Node n) {
   ctx.add_node(std::move(n));
 }
 
+// A Conv's quantized operands, as both its integer forms take them: X dequantized per tensor, W a constant
+// dequantized per tensor or per output channel. The names and parameters to read them quantized.
+struct ConvOperands {
+  std::string x, w;  // the quantized values
+  QuantParams xq, wq;
+  const Tensor* weights = nullptr;
+};
+
+bool conv_operands(const PassContext& ctx, const Node& conv, ConvOperands& o, std::string& why) {
+  const int xd = conv.inputs.size() < 2 ? -1 : dequantize_of(ctx, conv.inputs[0], o.xq, why);
+  if (xd < 0) return false;
+  const int wd = dequantize_of(ctx, conv.inputs[1], o.wq, why);
+  if (wd < 0) return false;
+  if (!o.xq.per_tensor()) return why = "Conv input is quantized per channel", false;
+  o.x = ctx.node(size_t(xd)).inputs[0];
+  o.w = source(ctx, ctx.node(size_t(wd)).inputs[0]);
+  o.weights = known(ctx, o.w);
+  if (!o.weights || o.weights->rank() < 3) return why = "Conv weights are not a constant", false;
+  if (!o.wq.per_tensor() && (o.wq.axis != 0 || o.wq.scale_value->numel() != o.weights->dim(0)))
+    return why = "Conv weights are quantized along an axis other than the output channels", false;
+  return true;
+}
+
 bool fuse_conv(PassContext& ctx, const Match& m, std::string& why) {
   const Node& conv = ctx.node(size_t(m.op));
-  QuantParams xq, wq;
-  const int xd = conv.inputs.size() < 2 ? -1 : dequantize_of(ctx, conv.inputs[0], xq, why);
-  if (xd < 0) return false;
-  const int wd = dequantize_of(ctx, conv.inputs[1], wq, why);
-  if (wd < 0) return false;
-  if (!xq.per_tensor()) return why = "Conv input is quantized per channel", false;
-  const std::string w = source(ctx, ctx.node(size_t(wd)).inputs[0]);
-  const Tensor* wv = known(ctx, w);
-  if (!wv || wv->rank() < 3) return why = "Conv weights are not a constant", false;
-  const int64_t channels = wv->dim(0);
-  if (!wq.per_tensor() && (wq.axis != 0 || wq.scale_value->numel() != channels))
-    return why = "Conv weights are quantized along an axis other than the output channels", false;
+  ConvOperands o;
+  if (!conv_operands(ctx, conv, o, why)) return false;
   Node n = make_node(conv.name, "QLinearConv", "",
-                     {ctx.node(size_t(xd)).inputs[0], xq.scale, xq.zero_point,
-                      w, wq.scale, wq.zero_point, m.out.scale, m.out_zp},
-                     {});
+                     {o.x, o.xq.scale, o.xq.zero_point, o.w, o.wq.scale, o.wq.zero_point, m.out.scale, m.out_zp}, {});
   n.attrs = conv.attrs;
   if (conv.inputs.size() > 2 && !conv.inputs[2].empty()) {
     Tensor bias;
-    if (!integer_bias(ctx, conv.inputs[2], xq.s(), *wq.scale_value, channels, bias, why)) return false;
+    if (!integer_bias(ctx, conv.inputs[2], o.xq.s(), *o.wq.scale_value, o.weights->dim(0), bias, why)) return false;
     n.inputs.push_back(ctx.add_initializer(conv.name + "_bias_int32", bias));
   }
   replace(ctx, m, std::move(n));
@@ -336,21 +347,14 @@ bool fuse_float_gemm(PassContext& ctx, size_t i) {
 // of a constant folds into one).
 bool fuse_float_conv(PassContext& ctx, size_t i) {
   const Node& conv = ctx.node(i);
-  if (!is_op(conv, "Conv") || conv.inputs.size() < 2) return false;
+  if (!is_op(conv, "Conv")) return false;
   std::string why;
-  QuantParams xq, wq;
-  const int xd = dequantize_of(ctx, conv.inputs[0], xq, why);
-  const int wd = xd < 0 ? -1 : dequantize_of(ctx, conv.inputs[1], wq, why);
-  if (wd < 0 || !xq.per_tensor()) return false;
-  const std::string w = source(ctx, ctx.node(size_t(wd)).inputs[0]);
-  const Tensor* wv = known(ctx, w);
-  if (!wv || wv->rank() < 3) return false;
-  if (!wq.per_tensor() && (wq.axis != 0 || wq.scale_value->numel() != wv->dim(0))) return false;
+  ConvOperands o;
+  if (!conv_operands(ctx, conv, o, why)) return false;
   const TensorType* bt = conv.inputs.size() > 2 && !conv.inputs[2].empty() ? ctx.type(conv.inputs[2]) : nullptr;
   if (bt && bt->dtype != DType::Float32) return false;
   Node n = make_node(conv.name, "QuantizedConv", "infera",
-                     {ctx.node(size_t(xd)).inputs[0], xq.scale, xq.zero_point, w, wq.scale, wq.zero_point},
-                     conv.outputs);
+                     {o.x, o.xq.scale, o.xq.zero_point, o.w, o.wq.scale, o.wq.zero_point}, conv.outputs);
   if (bt) n.inputs.push_back(conv.inputs[2]);
   n.attrs = conv.attrs;
   ctx.remove(i);
