@@ -283,6 +283,19 @@ class Timer:
         return f"{self.s:.1f}s"
 
 
+def run_suite(title, body, need_ort=True):
+    """A model test's main(): the environment (and ONNX Runtime), a table titled `title`, body(env, table) timed;
+    returns the exit code."""
+    env = Env()
+    if need_ort:
+        env.need_ort()
+    table = Table(title)
+    total = Timer()
+    with total:
+        body(env, table)
+    return table.finish(total)
+
+
 def pct(x):
     return f"{100 * x:.2f}%"
 

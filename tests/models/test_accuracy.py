@@ -105,14 +105,10 @@ def test_imagenet(env, table):
 
 
 def main():
-    env = common.Env()
-    env.need_ort()
-    table = common.Table("infera accuracy on real data")
-    total = Timer()
-    with total:
+    def body(env, table):
         for name, fn in (("mnist-8-opt", test_mnist), ("mobilenetv2-12-fp32", test_imagenet)):
             table.guarded(name, lambda: fn(env, table), "accuracy")
-    return table.finish(total)
+    return common.run_suite("infera accuracy on real data", body)
 
 
 if __name__ == "__main__":

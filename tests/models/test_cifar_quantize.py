@@ -86,16 +86,12 @@ def check(env, table, fp32_name, method, files):
 
 
 def main():
-    env = common.Env()
-    env.need_ort()
-    table = common.Table("infera quantize int8 on the CIFAR-10 networks (infera and ONNX Runtime)")
-    total = Timer()
-    with total:
+    def body(env, table):
         files = data_files(env)
         for name in MODELS:
             for method in METHODS:
                 table.guarded(name, lambda: check(env, table, name, method, files), f"int8 {method}")
-    return table.finish(total)
+    return common.run_suite("infera quantize int8 on the CIFAR-10 networks (infera and ONNX Runtime)", body)
 
 
 if __name__ == "__main__":

@@ -109,15 +109,11 @@ def test_self_comparison(env, table):
 
 
 def main():
-    env = common.Env()
-    env.need_ort()
-    table = common.Table("infera eval on real data")
-    total = Timer()
-    with total:
+    def body(env, table):
         for name, fn in (("mobilenetv2-12-fp32", test_imagenet), ("resnet8-cifar10-fp32", test_cifar),
                          ("resnet8-cifar10-int8", test_cifar_full), ("resnet8-cifar10-int8", test_self_comparison)):
             table.guarded(name, lambda: fn(env, table), "eval")
-    return table.finish(total)
+    return common.run_suite("infera eval on real data", body)
 
 
 if __name__ == "__main__":

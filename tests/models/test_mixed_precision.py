@@ -94,13 +94,11 @@ def test_sweep(env, table, tmp):
 
 
 def main():
-    env = common.Env()
-    table = common.Table("infera quantize: mixed precision and sweep")
-    total = Timer()
-    with total, tempfile.TemporaryDirectory() as tmp:
-        table.guarded("mobilenetv2-12-fp32", lambda: test_mixed_precision(env, table, tmp), "mixed precision")
-        table.guarded("mobilenetv2-12-fp32", lambda: test_sweep(env, table, tmp), "sweep")
-    return table.finish(total)
+    def body(env, table):
+        with tempfile.TemporaryDirectory() as tmp:
+            table.guarded("mobilenetv2-12-fp32", lambda: test_mixed_precision(env, table, tmp), "mixed precision")
+            table.guarded("mobilenetv2-12-fp32", lambda: test_sweep(env, table, tmp), "sweep")
+    return common.run_suite("infera quantize: mixed precision and sweep", body, need_ort=False)
 
 
 if __name__ == "__main__":

@@ -52,11 +52,7 @@ def logits(env, model, x, engine):
 
 
 def main():
-    env = common.Env()
-    env.need_ort()
-    table = common.Table("infera quantize: the output in ONNX Runtime and in infera (mobilenetv2-12, ImageNet sample)")
-    total = Timer()
-    with total:
+    def body(env, table):
         src = env.model("mobilenetv2-12-fp32")
         images, all_labels, _ = common.imagenet_sample(env)
         all_fp32 = logits(env, src, images, "ort").argmax(1)
@@ -92,7 +88,8 @@ def main():
             table.guarded("mobilenetv2-12-fp32", case, f"quantize {name}")
         table.guarded("mobilenetv2-12-fp32", lambda: bf16_case(env, table, src, images, all_labels, all_fp32),
                       "quantize bf16")
-    return table.finish(total)
+    return common.run_suite("infera quantize: the output in ONNX Runtime and in infera (mobilenetv2-12, ImageNet "
+                            "sample)", body)
 
 
 def bf16_case(env, table, src, images, labels, fp32):
