@@ -14,8 +14,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "backend_harness.h"
-#include "backends/backends.h"
+#include "dnnl_harness.h"
 #include "model_builder.h"
 #include "runtime/compiled_graph.h"
 
@@ -23,8 +22,6 @@ namespace infera {
 namespace {
 
 using namespace harness;
-
-const Backend& dnnl() { return *cpu_backends(true).front(); }
 
 // A tensor of float32 values converted to `type` (bf16 or fp16) with round-to-nearest-even, and back.
 Tensor converted(const Tensor& t, DType type) {
@@ -52,42 +49,7 @@ Tensor magnitudes(const Tensor& t) {
   return out;
 }
 
-// Storage for a value of `type` in `layout` (blocked layouts may be larger than the plain size).
-Tensor allocate(const TensorType& type, const Layout& layout) {
-  if (layout.plain()) return Tensor(type.dtype, type.shape);
-  std::shared_ptr<std::byte[]> bytes(new std::byte[layout.bytes]());
-  return Tensor::view(type.dtype, type.shape, bytes, bytes.get(), layout.bytes);
-}
-
-struct Ran {
-  std::string kernel;  // empty when oneDNN declined
-  Layout layout;
-  Tensor storage;  // in `layout`
-  Tensor plain;
-};
-
-// The case compiled on oneDNN and run on `storage` (default: the case's plain inputs).
-Ran run_dnnl(const Case& c, std::vector<Tensor> storage = {}) {
-  if (storage.empty()) storage = c.inputs;
-  const Node node = c.node();
-  const std::vector<TensorType> types = c.output_types();
-  std::unique_ptr<Kernel> kernel = dnnl().compile(c.request(node, types));
-  Ran r;
-  if (!kernel) return r;
-  r.kernel = kernel->describe();
-  r.layout = kernel->output_layout(0);
-  r.storage = allocate(types[0], r.layout);
-  std::vector<const Tensor*> ins;
-  for (const Tensor& t : storage) ins.push_back(t.defined() ? &t : nullptr);
-  kernel->run(ins, {&r.storage});
-  r.plain = r.storage;
-  if (!r.layout.plain()) {
-    r.plain = Tensor(types[0].dtype, types[0].shape);
-    Tensor* plain = &r.plain;
-    dnnl().to_plain(types[0], r.layout)->run({&r.storage}, {plain});
-  }
-  return r;
-}
+using Ran = DnnlRun;
 
 // The case with every float input in `type`.
 Case in_type(Case c, DType type) {

@@ -9,16 +9,13 @@
 // so that check alone allows one step on 1 %.)
 #include <cstring>
 
-#include "backend_harness.h"
-#include "backends/backends.h"
+#include "dnnl_harness.h"
 #include "backends/dnnl/dnnl_common.h"
 
 namespace infera {
 namespace {
 
 using namespace harness;
-
-const Backend& dnnl() { return *cpu_backends(true).front(); }
 
 // Uniform integers in [lo, hi] of an 8-bit type.
 Tensor quantized(Shape shape, unsigned seed, DType type, int lo, int hi) {
@@ -44,43 +41,12 @@ std::vector<float> positive(size_t n, unsigned seed, float base) {
   return v;
 }
 
-// Storage in `layout` for a value of `type`.
-Tensor allocate(const TensorType& type, const Layout& layout) {
-  if (layout.plain()) return Tensor(type.dtype, type.shape);
-  std::shared_ptr<std::byte[]> bytes(new std::byte[layout.bytes]());
-  return Tensor::view(type.dtype, type.shape, bytes, bytes.get(), layout.bytes);
-}
+using Output = DnnlRun;
 
-struct Output {
-  Tensor storage;  // in `layout`
-  Layout layout;
-  Tensor plain;
-  std::string kernel;
-};
-
-// Compiles the case on oneDNN (which must accept it) and runs it on `storage` (default: the plain inputs).
-Output run_dnnl(const Case& c, std::vector<Tensor> storage = {}) {
-  if (storage.empty()) storage = c.inputs;
-  const Node node = c.node();
-  const std::vector<TensorType> types = c.output_types();
-  std::unique_ptr<Kernel> kernel = dnnl().compile(c.request(node, types));
-  Output out;
-  if (!kernel) {
-    ADD_FAILURE() << c.op << ": oneDNN declined";
-    return out;
-  }
-  out.kernel = kernel->describe();
-  out.layout = kernel->output_layout(0);
-  out.storage = allocate(types[0], out.layout);
-  std::vector<const Tensor*> ins;
-  for (const Tensor& t : storage) ins.push_back(t.defined() ? &t : nullptr);
-  kernel->run(ins, {&out.storage});
-  out.plain = out.storage;
-  if (!out.layout.plain()) {
-    out.plain = Tensor(types[0].dtype, types[0].shape);
-    Tensor* plain = &out.plain;
-    dnnl().to_plain(types[0], out.layout)->run({&out.storage}, {plain});
-  }
+// The case on oneDNN, which must accept it.
+Output accepted(const Case& c, std::vector<Tensor> storage = {}) {
+  Output out = run_dnnl(c, std::move(storage));
+  if (out.kernel.empty()) ADD_FAILURE() << c.op << ": oneDNN declined";
   return out;
 }
 
@@ -100,7 +66,7 @@ void expect_near_exact(const Tensor& got, const Tensor& want, int64_t steps = 0,
 
 Output check(const Case& c) {
   SCOPED_TRACE(c.domain + " " + c.op);
-  const Output out = run_dnnl(c);
+  const Output out = accepted(c);
   if (out.storage.defined()) expect_near_exact(out.plain, c.reference()[0]);
   return out;
 }
@@ -216,7 +182,7 @@ TEST(DnnlInt8, FusedResidualAndChainThroughLayouts) {
   const Tensor want = fused.reference()[0];
   std::vector<Tensor> storage = fused.inputs;
   storage[0] = storage[9] = t.storage;
-  const Output got = run_dnnl(fused, storage);
+  const Output got = accepted(fused, storage);
   SCOPED_TRACE(got.kernel);
   expect_near_exact(got.plain, want, 1, 0.01);
 }
@@ -227,7 +193,7 @@ TEST(DnnlInt8, MaxPoolOnQuantizedBytes) {
     const bool u = type == DType::UInt8;
     Case c{"MaxPool", {quantized({2, 5, 9, 8}, 11, type, u ? 0 : -128, u ? 255 : 127)},
            {{"kernel_shape", ints_attr({3, 3})}, {"strides", ints_attr({2, 2})}, {"pads", ints_attr({1, 1, 1, 1})}}, 12};
-    const Output out = run_dnnl(c);
+    const Output out = accepted(c);
     ASSERT_TRUE(out.plain.defined());
     EXPECT_EQ(std::memcmp(out.plain.raw(), c.reference()[0].raw(), out.plain.nbytes()), 0);
   }
@@ -270,7 +236,7 @@ TEST(DnnlInt8, QuantizedGemmWithFloatResult) {
              {{"transB", int_attr(trans_b)}, {"axis", int_attr(trans_b ? 0 : 1)}}, 1, {"y"}, {1, 2, 3, 4, 5, 6},
              "infera"};
       SCOPED_TRACE(trans_b ? "transB" : "B [k, n]");
-      const Output out = run_dnnl(c);
+      const Output out = accepted(c);
       ASSERT_TRUE(out.storage.defined());
       EXPECT_NE(out.kernel.find("qmatmul"), std::string::npos) << out.kernel;
       const Tensor want = c.reference()[0];
@@ -306,7 +272,7 @@ TEST(DnnlInt8, QuantizedConvWithFloatResidualAndActivation) {
               {"activation_params", floats_attr({-1.5f, 4.0f})}},
              1, {"y"}, {1, 2, 3, 4, 5, 6}, "infera"};
       SCOPED_TRACE(std::string(per_channel ? "per channel " : "per tensor ") + (u ? "u8" : "s8"));
-      const Output out = run_dnnl(c);
+      const Output out = accepted(c);
       ASSERT_TRUE(out.storage.defined());
       EXPECT_NE(out.kernel.find("qconv"), std::string::npos) << out.kernel;
       const Tensor want = c.reference()[0];
@@ -340,7 +306,7 @@ TEST(DnnlInt8, QuantizeInOneDnnLayoutMatchesTheReference) {
     const bool u = type == DType::UInt8;
     Case c{"QuantizeLinear", {x, Tensor::scalar<float>(scale), scalar_of(type, u ? 128 : 3)}, {}, 21, {"y"}, {1, 2}};
     c.layouts = {layout};
-    const Output out = run_dnnl(c, {stored, c.inputs[1], c.inputs[2]});
+    const Output out = accepted(c, {stored, c.inputs[1], c.inputs[2]});
     ASSERT_TRUE(out.storage.defined());
     EXPECT_EQ(out.layout.name, "acdb") << "stays in the convolution's layout";
     expect_near_exact(out.plain, c.reference()[0]);
@@ -369,7 +335,7 @@ TEST(DnnlInt8, QLinearGlobalAveragePoolReadsNhwc) {
             scalar_of(type, u ? 7 : 2)},
            {}, 1, {"y"}, {1, 2, 3, 4}, "com.microsoft"};
     c.layouts = {layout};
-    const Output out = run_dnnl(c, {stored, c.inputs[1], c.inputs[2], c.inputs[3], c.inputs[4]});
+    const Output out = accepted(c, {stored, c.inputs[1], c.inputs[2], c.inputs[3], c.inputs[4]});
     ASSERT_TRUE(out.storage.defined());
     expect_near_exact(out.plain, c.reference()[0]);
   }

@@ -4,8 +4,7 @@
 // the backend must decline. Every output must lie within 1e-5 of the reference output's largest magnitude.
 #include <cstring>
 
-#include "backend_harness.h"
-#include "backends/backends.h"
+#include "dnnl_harness.h"
 
 namespace infera {
 namespace {
@@ -14,8 +13,6 @@ using namespace harness;
 
 constexpr float kTolerance = 1e-5f;
 
-const Backend& dnnl() { return *cpu_backends(true).front(); }
-
 // A value as a kernel holds it: `storage` has its bytes in `layout`, `value` is the same value plain.
 struct Stored {
   Tensor value;
@@ -23,32 +20,10 @@ struct Stored {
   Layout layout;
 };
 
-// Zero-filled storage for a value of `type` in `layout` (blocked layouts may be larger than the plain size).
-Tensor allocate(const TensorType& type, const Layout& layout) {
-  if (layout.plain()) return Tensor(type.dtype, type.shape);
-  std::shared_ptr<std::byte[]> bytes(new std::byte[layout.bytes]());
-  return Tensor::view(type.dtype, type.shape, bytes, bytes.get(), layout.bytes);
-}
-
 Tensor copy_of(const Tensor& storage, const Layout& layout) {
   Tensor copy = allocate({storage.dtype(), storage.shape(), true}, layout);
   std::memcpy(copy.raw(), storage.raw(), layout.plain() ? storage.nbytes() : layout.bytes);
   return copy;
-}
-
-// The plain value of storage in one of oneDNN's layouts, through the backend's own conversion.
-Tensor to_plain(const Tensor& storage, const Layout& layout) {
-  if (layout.plain()) return storage;
-  const TensorType type{storage.dtype(), storage.shape(), true};
-  std::unique_ptr<Kernel> convert = dnnl().to_plain(type, layout);
-  if (!convert) {
-    ADD_FAILURE() << "no conversion from " << layout.name;
-    return {};
-  }
-  Tensor plain(type.dtype, type.shape);
-  Tensor* out = &plain;
-  convert->run({&storage}, {out});
-  return plain;
 }
 
 struct Ran {
@@ -59,7 +34,7 @@ struct Ran {
 // Compiles the case on oneDNN (which must accept it) and runs it on `storage` (default: the case's plain inputs;
 // their layouts are the case's `layouts`). With `inplace` >= 0 output 0 is written over a copy of that input's
 // storage, as the runtime does when the kernel's inplace_input allows it.
-Ran run_dnnl(const Case& c, std::vector<Tensor> storage = {}, int inplace = -1) {
+Ran run_kernel(const Case& c, std::vector<Tensor> storage = {}, int inplace = -1) {
   if (storage.empty()) storage = c.inputs;
   const Node node = c.node();
   const std::vector<TensorType> types = c.output_types();
@@ -106,7 +81,7 @@ void expect_close(const Tensor& got, const Tensor& want, float tol = kTolerance)
 void check(const Case& c, float tol = kTolerance) {
   SCOPED_TRACE(c.domain + " " + c.op);
   const Tensor want = c.reference()[0];
-  expect_close(run_dnnl(c).output.value, want, tol);
+  expect_close(run_kernel(c).output.value, want, tol);
 }
 
 bool declines(const Case& c) {
@@ -199,7 +174,7 @@ struct Chain {
   Tensor x = values({1, 5, 11, 9}, 70), w = values({32, 5, 3, 3}, 71), b = values({32}, 72);
   Attrs attrs = {{"pads", ints_attr({1, 1, 1, 1})}};
   Tensor reference = run("Conv", {x, w, b}, attrs);
-  Stored first = stored(run_dnnl(conv(x, w, b, attrs)));
+  Stored first = stored(run_kernel(conv(x, w, b, attrs)));
 
   // The case reading the first conv's output at `input`: `storage` gets it in its layout, the case (what the
   // reference reads) its reference value.
@@ -216,7 +191,7 @@ struct Chain {
     std::vector<Tensor> storage;
     const Case c = reading_first(next, input, storage);
     const Tensor want = c.reference()[0];
-    expect_close(run_dnnl(c, storage).output.value, want);
+    expect_close(run_kernel(c, storage).output.value, want);
   }
 };
 
@@ -241,7 +216,7 @@ TEST(DnnlKernels, FusedConvResidual) {
 
     std::vector<Tensor> z_storage, storage;
     const Case z_conv = chain.reading_first(conv(Tensor(), values({channels, 32, 1, 1}, 64), {}), 0, z_storage);
-    const Stored z = stored(run_dnnl(z_conv, z_storage));
+    const Stored z = stored(run_kernel(z_conv, z_storage));
     Case fused = chain.reading_first(
         {"FusedConv", {Tensor(), values({channels, 32, 3, 3}, 65, 0.3f), values({channels}, 66), z_conv.reference()[0]},
          attrs, 1, {"y"}, {1, 2}, "infera"},
@@ -249,19 +224,19 @@ TEST(DnnlKernels, FusedConvResidual) {
     fused.layouts[3] = z.layout;
     storage[3] = z.storage;
     const Tensor want = fused.reference()[0];
-    Ran separate = run_dnnl(fused, storage);
+    Ran separate = run_kernel(fused, storage);
     expect_close(separate.output.value, want);
     if (!separate.kernel) continue;
     SCOPED_TRACE("in place, layout " + z.layout.name);
     ASSERT_EQ(separate.kernel->output_layout(0).name, z.layout.name);
-    expect_close(run_dnnl(fused, storage, 3).output.value, want);
+    expect_close(run_kernel(fused, storage, 3).output.value, want);
   }
   // A plain output that may overwrite a plain residual.
   const Tensor x = values({1, 3, 7}, 67), w = values({3, 3, 3}, 68);
   Case plain{"FusedConv", {x, w, Tensor(), values({1, 3, 5}, 69)}, {}, 1, {"y"}, {1}, "infera", {{}, {}, {}, {}}};
-  Ran r = run_dnnl(plain);
+  Ran r = run_kernel(plain);
   expect_close(r.output.value, plain.reference()[0]);
-  if (r.kernel && r.kernel->inplace_input(0) == 3) expect_close(run_dnnl(plain, {}, 3).output.value, plain.reference()[0]);
+  if (r.kernel && r.kernel->inplace_input(0) == 3) expect_close(run_kernel(plain, {}, 3).output.value, plain.reference()[0]);
 }
 
 TEST(DnnlKernels, ChainsThroughBlockedLayouts) {
@@ -284,7 +259,7 @@ TEST(DnnlKernels, ChainsThroughBlockedLayouts) {
 
 TEST(DnnlKernels, ConcatOfBlockedValues) {
   const Chain chain;
-  const Stored second = stored(run_dnnl(conv(chain.x, values({17, 5, 3, 3}, 80), {}, chain.attrs)));
+  const Stored second = stored(run_kernel(conv(chain.x, values({17, 5, 3, 3}, 80), {}, chain.attrs)));
   const Tensor second_reference = run("Conv", {chain.x, values({17, 5, 3, 3}, 80)}, chain.attrs);
   const Tensor plain = values({1, 3, 11, 9}, 81);
   const Attrs axis = {{"axis", int_attr(1)}};
@@ -305,7 +280,7 @@ TEST(DnnlKernels, ConcatOfBlockedValues) {
       storage.push_back(in.value.storage);
     }
     SCOPED_TRACE(std::to_string(inputs.size()) + " inputs");
-    expect_close(run_dnnl(c, storage).output.value, c.reference()[0]);
+    expect_close(run_kernel(c, storage).output.value, c.reference()[0]);
   }
   EXPECT_TRUE(declines({"Concat", {plain, plain}, axis}));  // nothing blocked: the CPU backend's copy
 }
