@@ -86,8 +86,9 @@ Model residual_block() {
   return b.m;
 }
 
-std::map<std::string, Tensor> image() {
-  Tensor x = random_tensor({1, 6, 9, 9}, 5);
+// The input x: random values in [-3, 3].
+std::map<std::string, Tensor> image(const Shape& shape = {1, 6, 9, 9}, unsigned seed = 5) {
+  Tensor x = random_tensor(shape, seed);
   for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] *= 3.0f;
   return {{"x", x}};
 }
@@ -241,11 +242,7 @@ Model float_residual_blocks() {
   return b.m;
 }
 
-std::map<std::string, Tensor> float_image() {
-  Tensor x = random_tensor({1, 8, 9, 9}, 6);
-  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] *= 3.0f;
-  return {{"x", x}};
-}
+std::map<std::string, Tensor> float_image() { return image({1, 8, 9, 9}, 6); }
 
 TEST(QdqFusion, FloatResidualBlocksRunAsQuantizedConvs) {
   Model m = float_residual_blocks();
