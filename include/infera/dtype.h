@@ -37,6 +37,7 @@ std::string_view dtype_name(DType t);  // "float32", "int64", ...
 bool dtype_is_float(DType t);          // float16, bfloat16, float32, float64
 bool dtype_is_integer(DType t);        // signed and unsigned integers (not bool)
 bool dtype_is_signed(DType t);
+bool dtype_is_int8(DType t);           // int8 and uint8: integer-quantized values
 // The storage-only formats of quantized models: 8-bit floats and 4-bit integers. Their element structs and every
 // conversion to and from them are in src/quant/formats.h; they are neither "float" nor "integer" above, so that
 // arithmetic kernels do not claim them.

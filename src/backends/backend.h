@@ -37,6 +37,7 @@ struct KernelRequest {
   const Node& node;
   std::vector<ValueDesc> inputs;    // one per node input; an omitted optional input has dtype Undefined
   std::vector<TensorType> outputs;  // from the op's shape rule
+  bool has_input(size_t i) const { return i < inputs.size() && inputs[i].type.dtype != DType::Undefined; }
 };
 
 class Kernel {

@@ -62,6 +62,8 @@ bool dtype_is_float8(DType t) {
          t == DType::Float8E5M2FNUZ;
 }
 
+bool dtype_is_int8(DType t) { return t == DType::Int8 || t == DType::UInt8; }
+
 bool dtype_is_int4(DType t) { return t == DType::Int4 || t == DType::UInt4; }
 
 }  // namespace infera

@@ -78,7 +78,7 @@ bool infer_pool(OpContext& ctx) {
   const ConvGeometry g = pool_geometry(ctx);
   const bool max_pool = ctx.node().op_type == "MaxPool";
   const DType t = ctx.dtype(0);
-  if (!dtype_is_float(t) && !(max_pool && (t == DType::Int8 || t == DType::UInt8)))
+  if (!dtype_is_float(t) && !(max_pool && dtype_is_int8(t)))
     ctx.fail("type " + std::string(dtype_name(t)) + " is not supported");
   if (ctx.node().attr_int("storage_order", 0) != 0 && ctx.node().attr_int("storage_order", 0) != 1)
     ctx.fail("storage_order must be 0 or 1");

@@ -97,7 +97,7 @@ std::unique_ptr<Kernel> compile_attention(const KernelRequest& r) {
   const float scale = r.node.attr_float("scale", 1.0f / std::sqrt(float(s.head_dim)));
   const Shape scores{s.batch, s.heads, s.q_len, s.kv_len};
   std::vector<int64_t> mask_strides(4, 0);
-  if (r.inputs.size() > 3 && r.inputs[3].type.dtype != DType::Undefined) {
+  if (r.has_input(3)) {
     const Shape& mask = r.inputs[3].type.shape;
     if (mask.size() > 4) return nullptr;
     for (size_t i = 0; i < mask.size(); ++i) {

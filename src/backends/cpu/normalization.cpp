@@ -141,12 +141,11 @@ class BatchNormKernel final : public CpuKernel {
   int64_t blocks_, inner_;
 };
 
-bool present(const KernelRequest& r, size_t i) { return i < r.inputs.size() && r.inputs[i].type.dtype != DType::Undefined; }
 bool requested(const KernelRequest& r, size_t i) { return i < r.node.outputs.size() && !r.node.outputs[i].empty(); }
 
 // Input i is absent, or has exactly n elements (a parameter broadcast over the normalised dimensions).
 bool parameter_fits(const KernelRequest& r, size_t i, int64_t n) {
-  return !present(r, i) || shape_numel(r.inputs[i].type.shape) == n;
+  return !r.has_input(i) || shape_numel(r.inputs[i].type.shape) == n;
 }
 
 }  // namespace
@@ -162,7 +161,7 @@ std::unique_ptr<Kernel> compile_layer_norm(const KernelRequest& r) {
   for (int d = int(axis); d < rank; ++d) n *= shape[size_t(d)];
   if (n == 0 || !parameter_fits(r, 1, n) || !parameter_fits(r, 2, n)) return nullptr;
   NormBindings bind;
-  bind.beta = present(r, 2) ? 2 : -1;
+  bind.beta = r.has_input(2) ? 2 : -1;
   bind.mean = requested(r, 1) ? 1 : -1;
   bind.inv_std = requested(r, 2) ? 2 : -1;
   return std::make_unique<NormKernel>("layernorm", bind, shape_numel(shape) / n, n,
@@ -178,8 +177,8 @@ std::unique_ptr<Kernel> compile_skip_layer_norm(const KernelRequest& r) {
   NormBindings bind;
   bind.skip = 1;
   bind.gamma = 2;
-  bind.beta = present(r, 3) ? 3 : -1;
-  bind.bias = present(r, 4) ? 4 : -1;
+  bind.beta = r.has_input(3) ? 3 : -1;
+  bind.bias = r.has_input(4) ? 4 : -1;
   bind.sum = requested(r, 1) ? 1 : -1;
   return std::make_unique<NormKernel>("skiplayernorm", bind, shape_numel(shape) / n, n,
                                       r.node.attr_float("epsilon", 1e-5f));

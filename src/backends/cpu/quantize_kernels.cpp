@@ -98,8 +98,6 @@ class ConvertKernel final : public CpuKernel {
   int64_t row_size_;
 };
 
-bool is_quantized8(DType t) { return t == DType::Int8 || t == DType::UInt8; }
-
 // QLinearAdd's parameters: A's and B's scale over C's, and the three zero points.
 struct QAddParams {
   float ra = 1, rb = 1, za = 0, zb = 0, zc = 0;
@@ -157,7 +155,7 @@ class QLinearAddKernel final : public CpuKernel {
 // A constant scalar scale (type float32) or zero point (type `type`) at input i. An absent zero point is 0; an
 // absent scale is not allowed.
 bool scalar_param(const KernelRequest& r, size_t i, DType type, float& value) {
-  if (i >= r.inputs.size() || r.inputs[i].type.dtype == DType::Undefined) return type != DType::Float32;
+  if (!r.has_input(i)) return type != DType::Float32;
   const Tensor* t = r.inputs[i].constant;
   if (!t || t->numel() != 1 || t->dtype() != type) return false;
   value = float(t->as_double(0));
@@ -171,7 +169,7 @@ bool constant_params(const KernelRequest& r, DType quantized, std::vector<float>
   const Shape& x = r.inputs[0].type.shape;
   const Tensor* s = r.inputs.size() > 1 ? r.inputs[1].constant : nullptr;
   if (!s || s->dtype() != DType::Float32 || s->numel() < 1 || r.node.attr_int("block_size", 0) != 0) return false;
-  const bool has_zero_point = r.inputs.size() > 2 && r.inputs[2].type.dtype != DType::Undefined;
+  const bool has_zero_point = r.has_input(2);
   const Tensor* z = has_zero_point ? r.inputs[2].constant : nullptr;
   if (has_zero_point && (!z || z->dtype() != quantized || z->numel() != s->numel())) return false;
   row_size = shape_numel(x);
@@ -197,7 +195,7 @@ std::unique_ptr<Kernel> compile_quantize(const KernelRequest& r) {
   if (r.inputs.size() < 2 || r.outputs.size() != 1) return nullptr;
   const bool quantize = r.node.op_type == "QuantizeLinear";
   const DType quantized = quantize ? r.outputs[0].dtype : r.inputs[0].type.dtype;
-  if (!is_quantized8(quantized) || !is_plain(r, 0, quantize ? DType::Float32 : quantized) ||
+  if (!dtype_is_int8(quantized) || !is_plain(r, 0, quantize ? DType::Float32 : quantized) ||
       (!quantize && r.outputs[0].dtype != DType::Float32))
     return nullptr;
   std::vector<float> scales, zero_points;
@@ -215,7 +213,7 @@ std::unique_ptr<Kernel> compile_quantize(const KernelRequest& r) {
 std::unique_ptr<Kernel> compile_qlinear_add(const KernelRequest& r) {
   if (r.inputs.size() < 7 || r.outputs.size() != 1) return nullptr;
   const DType type = r.inputs[0].type.dtype;
-  if (!is_quantized8(type) || !is_plain(r, 0, type) || !is_plain(r, 3, type) || r.outputs[0].dtype != type)
+  if (!dtype_is_int8(type) || !is_plain(r, 0, type) || !is_plain(r, 3, type) || r.outputs[0].dtype != type)
     return nullptr;
   float sa = 1, sb = 1, sc = 1;
   QAddParams p;

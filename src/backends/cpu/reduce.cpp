@@ -54,7 +54,7 @@ bool reduced_axes(const KernelRequest& r, int rank, std::vector<int64_t>& axes) 
   const bool sum = r.node.op_type == "ReduceSum";
   const bool from_input = r.node.opset >= (sum ? 13 : 18);
   if (from_input) {
-    if (r.inputs.size() > 1 && r.inputs[1].type.dtype != DType::Undefined) {
+    if (r.has_input(1)) {
       if (!constant_ints(r, 1, axes)) return false;
     }
   } else {

@@ -52,8 +52,8 @@ std::unique_ptr<Kernel> compile_conv(const KernelRequest& r) {
   // X, W, B and Z share ONNX's type T: fp32, or bf16/fp16 in a Cast writer's model.
   const DType type = in[0].type.dtype;
   auto same_type = [&](const ValueDesc& v) { return is_float(v) && v.type.dtype == type; };
-  const bool has_bias = in.size() > 2 && in[2].type.dtype != DType::Undefined;
-  const bool has_sum = in.size() > 3 && in[3].type.dtype != DType::Undefined;
+  const bool has_bias = r.has_input(2);
+  const bool has_sum = r.has_input(3);
   if (!same_type(in[1]) || (has_bias && (!same_type(in[2]) || !in[2].constant)) || (has_sum && !same_type(in[3])))
     return nullptr;
   const Shape& x = in[0].type.shape;

@@ -120,7 +120,7 @@ std::unique_ptr<Kernel> compile_quantize(const KernelRequest& r) {
   const auto& in = r.inputs;
   if (in.size() < 2 || !runs_here(in[0]) || in[0].type.dtype != DType::Float32 || r.outputs.size() != 1) return nullptr;
   const DType type = r.outputs[0].dtype;
-  const bool has_zp = in.size() > 2 && in[2].type.dtype != DType::Undefined;
+  const bool has_zp = r.has_input(2);
   if ((type != DType::UInt8 && type != DType::Int8) || !in[1].constant || in[1].constant->numel() != 1 ||
       in[1].type.dtype != DType::Float32 || (has_zp && (!in[2].constant || in[2].constant->numel() != 1)))
     return nullptr;

@@ -43,7 +43,6 @@ dnnl::memory::desc matrix_desc(const dnnl::memory::dims& dims, bool transposed, 
   return dnnl::memory::desc(dims, type, strides);
 }
 
-bool present(const KernelRequest& r, size_t i) { return r.inputs.size() > i && r.inputs[i].type.dtype != DType::Undefined; }
 
 }  // namespace
 
@@ -94,7 +93,7 @@ std::unique_ptr<Kernel> compile_matmul(const KernelRequest& r) {
   // Bias: beta·C for Gemm when C is a scalar or a row of N; FusedMatMul's 1-D bias.
   std::vector<float> bias;
   const size_t bias_input = 2;
-  if (present(r, bias_input) && !(gemm && beta == 0.f)) {
+  if (r.has_input(bias_input) && !(gemm && beta == 0.f)) {
     const ValueDesc& c = in[bias_input];
     if (!is_float(c) || !c.constant || !c.layout.plain()) return nullptr;
     const int64_t count = c.constant->numel();

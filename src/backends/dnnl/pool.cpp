@@ -78,7 +78,7 @@ std::unique_ptr<Kernel> compile_pool(const KernelRequest& r) {
   const DType type = r.inputs[0].type.dtype;
   const bool max = node.op_type.find("Max") != std::string::npos;
   // Max pooling only selects values: it runs on the quantized bytes of int8 models as well.
-  if (!is_float(r.inputs[0]) && !(max && (type == DType::Int8 || type == DType::UInt8))) return nullptr;
+  if (!is_float(r.inputs[0]) && !(max && dtype_is_int8(type))) return nullptr;
   auto src_md = value_desc(r.inputs[0]);
   const Shape& x = r.inputs[0].type.shape;
   if (!src_md || x.size() < 3 || x.size() > 5) return nullptr;

@@ -60,14 +60,10 @@ class QConvKernel final : public Kernel {
   std::string impl;
 };
 
-bool present(const KernelRequest& r, size_t i) {
-  return r.inputs.size() > i && r.inputs[i].type.dtype != DType::Undefined;
-}
-bool is_quantized8(DType t) { return t == DType::Int8 || t == DType::UInt8; }
 
 // A scale or zero point: a constant with one value, or (when per_channel) one value per output channel. Absent: dflt.
 bool params(const KernelRequest& r, size_t i, int64_t channels, bool per_channel, double dflt, std::vector<double>& out) {
-  if (!present(r, i)) {
+  if (!r.has_input(i)) {
     out.assign(1, dflt);
     return true;
   }
@@ -103,9 +99,9 @@ std::unique_ptr<Kernel> compile_qlinear_conv(const KernelRequest& r) {
   const bool fused = node.op_type == "FusedQLinearConv";
   const bool float_output = node.op_type == "QuantizedConv";
   const DType out_type = r.outputs[0].dtype;
-  if (in.size() < (float_output ? 4u : 8u) || !in[0].type.shape_known || !is_quantized8(in[0].type.dtype) ||
-      !in[3].constant || !is_quantized8(in[3].type.dtype) ||
-      !(float_output ? out_type == DType::Float32 : is_quantized8(out_type)))
+  if (in.size() < (float_output ? 4u : 8u) || !in[0].type.shape_known || !dtype_is_int8(in[0].type.dtype) ||
+      !in[3].constant || !dtype_is_int8(in[3].type.dtype) ||
+      !(float_output ? out_type == DType::Float32 : dtype_is_int8(out_type)))
     return nullptr;
   const Shape& x = in[0].type.shape;
   const Shape& w = in[3].type.shape;
@@ -129,7 +125,7 @@ std::unique_ptr<Kernel> compile_qlinear_conv(const KernelRequest& r) {
   if (!weights.defined()) return nullptr;
   const size_t bias_input = float_output ? kFloatBias : 8;
   const DType bias_type = float_output ? DType::Float32 : DType::Int32;
-  const bool has_bias = present(r, bias_input);
+  const bool has_bias = r.has_input(bias_input);
   if (has_bias && (!in[bias_input].constant || in[bias_input].type.dtype != bias_type)) return nullptr;
 
   // The requantization factor per output channel, formed as the reference kernel forms it.
@@ -143,7 +139,7 @@ std::unique_ptr<Kernel> compile_qlinear_conv(const KernelRequest& r) {
   const size_t z_input = float_output ? kFloatZ : kZ;
   if (fused) {
     std::vector<double> z_scale, z_zp, y_scale, y_zp;
-    if (!present(r, kZ) || !params(r, kZScale, m, false, 1, z_scale) || !params(r, kZZeroPoint, m, false, 0, z_zp) ||
+    if (!r.has_input(kZ) || !params(r, kZScale, m, false, 1, z_scale) || !params(r, kZZeroPoint, m, false, 0, z_zp) ||
         !params(r, kYScale, m, false, 1, y_scale) || !params(r, kYZeroPoint, m, false, 0, y_zp) ||
         in[kZ].type.dtype != out_type || !(z_in = value_desc(in[kZ])))
       return nullptr;
@@ -159,7 +155,7 @@ std::unique_ptr<Kernel> compile_qlinear_conv(const KernelRequest& r) {
   }
   if (float_output) {
     if (!append_activation(node, ops, "conv_activation")) return nullptr;
-    if (present(r, kFloatZ)) {
+    if (r.has_input(kFloatZ)) {
       if (in[kFloatZ].type.dtype != DType::Float32 || !(z_in = value_desc(in[kFloatZ]))) return nullptr;
       ops.append_sum(1.f);
     }

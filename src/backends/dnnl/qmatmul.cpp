@@ -39,7 +39,6 @@ class QMatMulKernel final : public Kernel {
   std::string impl;
 };
 
-bool is_quantized8(DType t) { return t == DType::Int8 || t == DType::UInt8; }
 
 // A constant parameter with one value, or `count` values when allowed; absent: dflt.
 bool params(const ValueDesc* v, int64_t count, double dflt, std::vector<double>& out) {
@@ -68,9 +67,9 @@ Tensor columns_last(const Tensor& b, bool transposed) {
 std::unique_ptr<Kernel> compile_qlinear_matmul(const KernelRequest& r) {
   const auto& in = r.inputs;
   const bool float_output = r.node.op_type == "QuantizedGemm";
-  if (in.size() < (float_output ? 6u : 8u) || !is_quantized8(in[0].type.dtype) || !in[0].layout.plain() ||
-      !in[3].constant || !is_quantized8(in[3].type.dtype) || in[3].constant->rank() != 2 ||
-      !(float_output ? r.outputs[0].dtype == DType::Float32 : is_quantized8(r.outputs[0].dtype)))
+  if (in.size() < (float_output ? 6u : 8u) || !dtype_is_int8(in[0].type.dtype) || !in[0].layout.plain() ||
+      !in[3].constant || !dtype_is_int8(in[3].type.dtype) || in[3].constant->rank() != 2 ||
+      !(float_output ? r.outputs[0].dtype == DType::Float32 : dtype_is_int8(r.outputs[0].dtype)))
     return nullptr;
   const Tensor b_columns = columns_last(*in[3].constant, float_output && r.node.attr_int("transB", 0) != 0);
   const Shape& a = in[0].type.shape;
@@ -87,7 +86,7 @@ std::unique_ptr<Kernel> compile_qlinear_matmul(const KernelRequest& r) {
       !params(float_output ? nullptr : param(7), 1, 0, y_zp))
     return nullptr;
   const Tensor* addend = float_output && in.size() > 6 ? in[6].constant : nullptr;
-  if (float_output && in.size() > 6 && in[6].type.dtype != DType::Undefined &&
+  if (float_output && r.has_input(6) &&
       !(addend && addend->dtype() == DType::Float32 && addend->numel() == n && addend->shape().back() == n))
     return nullptr;
 
