@@ -51,16 +51,6 @@ bool has_subgraph(const onnx::NodeProto& n) {
                      [](const onnx::AttributeProto& a) { return a.has_g() || a.graphs_size() > 0; });
 }
 
-void collect_subgraph_reads(const onnx::GraphProto& g, std::set<std::string>& reads) {
-  for (const auto& n : g.node()) {
-    for (const auto& s : n.input()) reads.insert(s);
-    for (const auto& a : n.attribute()) {
-      if (a.has_g()) collect_subgraph_reads(a.g(), reads);
-      for (const auto& sub : a.graphs()) collect_subgraph_reads(sub, reads);
-    }
-  }
-}
-
 std::vector<float> float_values(const onnx::TensorProto& t) {
   if (t.has_raw_data()) {
     std::vector<float> v(t.raw_data().size() / sizeof(float));
@@ -81,8 +71,8 @@ class CastWriter {
     const onnx::GraphProto& g = e_.proto.graph();
     for (const auto& n : g.node())
       for (const auto& a : n.attribute()) {
-        if (a.has_g()) collect_subgraph_reads(a.g(), subgraph_reads_);
-        for (const auto& sub : a.graphs()) collect_subgraph_reads(sub, subgraph_reads_);
+        if (a.has_g()) collect_reads(a.g(), subgraph_reads_);
+        for (const auto& sub : a.graphs()) collect_reads(sub, subgraph_reads_);
       }
     std::vector<char> low(size_t(e_.node_count()), 0);
     for (int i = 0; i < e_.node_count(); ++i) {
