@@ -14,6 +14,14 @@
 
 namespace infera {
 
+// Default-domain ops that only move or select values (MaxPool, Reshape, Flatten, Transpose, Squeeze, Unsqueeze):
+// with one quantization on input and output they run on the quantized bytes, so the quantizer gives their output
+// its input's quantization and QDQ fusion drops the pair around them.
+inline bool moves_values_only(const std::string& op) {
+  return op == "MaxPool" || op == "Reshape" || op == "Flatten" || op == "Transpose" || op == "Squeeze" ||
+         op == "Unsqueeze";
+}
+
 // The 8-bit quantized element types, for kernels that work through a 256-entry lookup table.
 template <class F>
 decltype(auto) visit_quantized8(DType t, F&& f) {

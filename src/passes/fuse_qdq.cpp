@@ -253,8 +253,7 @@ Fuser fuser_for(const Node& op) {
   if (t == "Conv") return fuse_conv;
   if (t == "MatMul") return fuse_matmul;
   if (t == "Add" || t == "Concat" || t == "GlobalAveragePool" || t == "AveragePool") return fuse_elementwise;
-  if (t == "MaxPool" || t == "Reshape" || t == "Flatten" || t == "Transpose" || t == "Squeeze" || t == "Unsqueeze")
-    return fuse_data_movement;
+  if (moves_values_only(t)) return fuse_data_movement;
   return nullptr;
 }
 

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "ops/activation_node.h"
+#include "ops/quantize.h"
 #include "quant/formats.h"
 #include "quant/weight_scales.h"
 #include "quant/writers.h"
@@ -233,7 +234,8 @@ class QdqWriter {
     for (int i = 0; i < e_.node_count(); ++i)
       for (const auto& o : e_.node(i).outputs) producer[o] = i;
     for (int i : s.nodes)
-      if (moves_values(e_.node(i).op_type)) range_of_[e_.node(i).outputs[0]] = e_.node(i).inputs[0];
+      if (e_.node(i).domain.empty() && moves_values_only(e_.node(i).op_type))  // as ONNX Runtime's quantizer does
+        range_of_[e_.node(i).outputs[0]] = e_.node(i).inputs[0];
     for (const auto& v : s.activations) add_activation_pair(v, producer);
     for (int i : s.nodes) rewrite_node(i);
     std::set<std::string> reads;
@@ -246,14 +248,6 @@ class QdqWriter {
   }
 
  private:
-  // Ops that only move or select values. Their output is quantized as their quantized input is, so that they run on
-  // the quantized bytes (passes/fuse_qdq.cpp), as ONNX Runtime's quantizer writes them; for MaxPool that loses
-  // nothing, since its outputs are some of its inputs.
-  static bool moves_values(const std::string& op) {
-    return op == "MaxPool" || op == "Reshape" || op == "Flatten" || op == "Transpose" || op == "Squeeze" ||
-           op == "Unsqueeze";
-  }
-
   // The tensor whose calibrated range quantizes v.
   std::string range_source(std::string v) const {
     for (auto it = range_of_.find(v); it != range_of_.end(); it = range_of_.find(v)) v = it->second;
